@@ -107,14 +107,16 @@ def make_optimizer(cfg: NetworkConfig, params) -> torch.optim.Optimizer:
     """
     lr = cfg.learning_rate
     params = list(params)
+    # torch's fused kernels (one pass over all parameters, CPU and CUDA) where they exist: on CPU the
+    # per-parameter Adam loop costs ~4× more (bench/bench_train_step.py); RMSprop has none, so foreach.
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-7)
+        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-7, fused=True)
     if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, momentum=0.0, centered=False)
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, momentum=0.0, centered=False, foreach=True)
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr)
+        return torch.optim.SGD(params, lr=lr, fused=True)
     if cfg.optimizer == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr, initial_accumulator_value=0.1, eps=1e-7)
+        return torch.optim.Adagrad(params, lr=lr, initial_accumulator_value=0.1, eps=1e-7, fused=True)
     raise ConfigError(f"optimizer={cfg.optimizer!r} is invalid: expected one of adam, rmsprop, sgd, adagrad")
 
 
@@ -309,11 +311,13 @@ def training_step(
     autocast=None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One gradient step (one forward pass); targets are encoded on the device. Returns (loss, z), unsynced."""
-    targets = readout.encode(position)
+    # The loss is a mean over (B,T), so it is taken time-major (T,B,·): that is how the CPU recurrence stores
+    # its states, and the readout logits then need no transposed copy (forward or backward).
+    targets = readout.encode(position.transpose(0, 1))
     init_code = readout.encode(initial_position)
     with autocast if autocast is not None else torch.autocast(velocity.device.type, enabled=False):
         _, z = model(velocity, init_code, dropout_gen)
-        loss = readout.loss(z.float(), targets) + model.weight_decay_term()
+        loss = readout.loss(z.transpose(0, 1).float(), targets) + model.weight_decay_term()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
