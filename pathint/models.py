@@ -175,8 +175,10 @@ class _SimpleRecurrence(torch.autograd.Function):
     """``h_t = φ(W_ih x_t + W_hh (m ⊙ h_{t-1}))`` over a whole sequence with a hand-written backward.
 
     Returns the states **time-major** ``(T,B,N)`` (contiguous) so each step reads and writes one contiguous
-    block in place: the input projection of all steps is written straight into the state buffer by one
-    matmul and each step adds ``h_{t-1} W_hhᵀ`` onto it (``addmm_``, no copies). The backward clones the
+    block in place: the input projection of all steps is written straight into the state buffer (for 2-D
+    velocities as broadcast multiply-adds, ~3× faster than a K=2 GEMM) and each step adds ``h_{t-1} W_hhᵀ``
+    onto it (``addmm_``, no copies). :class:`PathIntegrator` runs the head in the same order, and the training
+    loss is taken time-major, so no (B,T,N) transpose is ever copied. The backward clones the
     incoming gradient once and lets each step's ``addmm_`` accumulate ``da_{t+1} W_hh`` onto it, so the loop
     is one GEMM and one in-place mask per step; ``dW_hh`` is one ``(N×TB)@(TB×N)`` GEMM instead of T small
     ones, and ``dW_ih`` is computed as ``(xᵀ da)ᵀ`` (the skinny ``daᵀ x`` form is ~7× slower on CPU).
