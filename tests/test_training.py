@@ -134,6 +134,22 @@ def test_training_is_deterministic_by_seed(tmp_path):
     assert not torch.equal(m0.state_dict()["cell.weight_hh"], a["cell.weight_hh"])
 
 
+def test_result_does_not_depend_on_the_thread_count(tmp_path):
+    """README and docs/performance.md: ``training.threads`` is a speed setting only (bitwise the same weights).
+
+    Large enough (B 200, Ng 128) that torch's GEMMs and elementwise kernels split the work between threads.
+    """
+    cfg = tiny(n_grid=128, n_place=64, batch_size=200, seq_len=10, n_steps=4)
+    before = torch.get_num_threads()
+    try:
+        for n in (1, 2):
+            train(cfg, tmp_path / str(n), TrainRuntime(threads=n, **QUIET), log=silent)
+    finally:
+        torch.set_num_threads(before)
+    a, b = (torch.load(tmp_path / d / "model.pt", weights_only=True)["state_dict"] for d in "12")
+    assert state_equal(a, b)
+
+
 def test_divergence_stops_cleanly(tmp_path):
     cfg = tiny(optimizer="sgd", learning_rate=1e12, activation="linear", readout="cartesian", n_place=2, n_steps=50)
     messages = []
