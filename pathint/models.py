@@ -259,8 +259,10 @@ class SimpleCell(_Cell):
     """``h_t = φ(W_ih x_t + W_hh h_{t-1})``, no bias (Sorscher's RNN and Keras SimpleRNN(use_bias=False)).
 
     Fast paths: on CUDA with φ ∈ {relu, tanh} and no recurrent dropout, torch's fused ``rnn_relu`` /
-    ``rnn_tanh`` (cuDNN); otherwise :class:`_SimpleRecurrence` (on CPU it is ~3× faster than torch's
-    ``rnn_relu``, whose backward is unrolled autograd; see ``bench/bench_train_step.py``).
+    ``rnn_tanh`` (cuDNN); otherwise :class:`_SimpleRecurrence`. On CPU at B 200 torch's ``rnn_relu`` is
+    not faster (``bench/bench_train_step.py --compare-backends``: within the machine's noise at Ng 256,
+    ×1.27 slower at Ng 1024 in one run), and the custom recurrence also covers sigmoid, linear and
+    recurrent dropout.
     """
 
     #: "auto" (cuDNN on CUDA where exact, else the custom recurrence), "torch" or "custom"; for benchmarks.
