@@ -1,8 +1,8 @@
 """A/B the training step of this checkout against the ``pathint`` package of another git revision, in one process.
 
 Both versions' ``training_step`` run on the same batch (B 200, T 20, Np 512, DoS readout, RNN relu),
-interleaved step by step, so the shared machine's load affects both alike; the printed number is the median
-of the paired ratios new/reference (below 1: this checkout is faster). The reference package is extracted
+interleaved step by step (alternating which goes first), so the shared machine's load affects both alike;
+the printed number is the median of the paired ratios new/reference (below 1: this checkout is faster). The reference package is extracted
 with ``git archive`` into a temporary folder and imported as ``pathint_ref`` (the package uses relative
 imports only).
 
@@ -78,9 +78,13 @@ def main(argv: list[str] | None = None) -> None:
                 for _ in range(2):  # warm-up
                     new(), ref()
                 t_new, t_ref = [], []
-                for _ in range(args.reps):
-                    t_new.append(_time(new))
-                    t_ref.append(_time(ref))
+                for rep in range(args.reps):  # ABBA order: whichever runs second is not favoured
+                    if rep % 2 == 0:
+                        t_new.append(_time(new))
+                        t_ref.append(_time(ref))
+                    else:
+                        t_ref.append(_time(ref))
+                        t_new.append(_time(new))
                 ratio = statistics.median(a / b for a, b in zip(t_new, t_ref))
                 print(f"{n_threads:2d} thr Ng={ng:5d}: this {statistics.median(t_new) * 1e3:7.1f} ms, "
                       f"ref {statistics.median(t_ref) * 1e3:7.1f} ms, this/ref = {ratio:.3f}")

@@ -172,33 +172,30 @@ def _masked(h: Tensor, mask: Tensor | None) -> Tensor:
 
 
 def _activation_grad(kind: str, h: Tensor) -> Tensor | None:
-    """φ'(a) expressed through the output h = φ(a), as a float factor (None for the identity).
-
-    relu: the output is ≥ 0 and relu'(a) = 0 exactly where it is 0, so φ' = sign(h), one pass
-    (``(h > 0).to(float)`` takes two and is ~4× slower on CPU).
-    """
-    if kind == "relu":
-        return torch.sign(h)
+    """φ'(a) for tanh and sigmoid expressed through the output h = φ(a), as a float factor (None for the
+    identity). relu is not here: its backward masks the gradient with ``threshold_backward`` instead."""
     if kind == "tanh":
         return 1 - h * h
     if kind == "sigmoid":
         return h * (1 - h)
-    return None
+    if kind == "linear":
+        return None
+    raise ValueError(f"no output-expressed derivative for activation {kind!r}")
 
 
 class _SimpleRecurrence(torch.autograd.Function):
     """``h_t = φ(W_ih x_t + W_hh (m ⊙ h_{t-1}))`` over a whole sequence with a hand-written backward.
 
     Returns the states **time-major** ``(T,B,N)`` (contiguous) so each step reads and writes one contiguous
-    block in place: the input projection of all steps is written straight into the state buffer (for 2-D
-    velocities as broadcast multiply-adds, ~3× faster than a K=2 GEMM) and each step adds ``h_{t-1} W_hhᵀ``
-    onto it (``addmm_``, no copies). :class:`PathIntegrator` runs the head in the same order, and the training
-    loss is taken time-major, so no (B,T,N) transpose is ever copied. The backward clones the
-    incoming gradient once and lets each step's ``addmm_`` accumulate ``da_{t+1} W_hh`` onto it, so the loop
-    is one GEMM and one in-place mask per step; ``dW_hh`` is one ``(N×TB)@(TB×N)`` GEMM instead of T small
-    ones, and ``dW_ih`` is computed as ``(xᵀ da)ᵀ`` (the skinny ``daᵀ x`` form is ~6× slower on CPU).
-    φ' is recovered from the stored outputs (relu, tanh, sigmoid, linear all allow it) over the whole
-    sequence at once, so nothing but the states is kept.
+    block in place: the input projection of all steps is one GEMM written straight into the state buffer
+    and each step adds ``h_{t-1} W_hhᵀ`` onto it (``addmm_``, no copies). :class:`PathIntegrator` runs the
+    head in the same order, and the training loss is taken time-major, so no (B,T,N) transpose is ever
+    copied. The backward writes ``dL/da_t = φ'(a_t) ⊙ (g_t + da_{t+1} W_hh)`` step by step into a fresh
+    buffer (``addmm`` with ``out=``, so the incoming gradient is never cloned as a whole), applying relu'
+    with ``threshold_backward`` on the block that is still in cache; ``dW_hh`` is one ``(N×TB)@(TB×N)``
+    GEMM instead of T small ones, and ``dW_ih`` is computed as ``(xᵀ da)ᵀ`` (the skinny ``daᵀ x`` form is
+    ~6× slower on CPU). φ' is recovered from the stored outputs (relu, tanh, sigmoid, linear all allow it),
+    so nothing but the states is kept.
     """
 
     @staticmethod
@@ -208,13 +205,7 @@ class _SimpleRecurrence(torch.autograd.Function):
         xt = x.transpose(0, 1).reshape(steps * b, n_in)
         hs = x.new_empty((steps + 1, b, n))
         hs[0] = h0
-        xp = hs[1:].view(steps * b, n)
-        if n_in <= 4:  # velocities: a K=2 GEMM runs at a few % of peak; broadcast multiply-adds are ~3× faster
-            torch.mul(xt[:, :1], w_ih[:, 0], out=xp)
-            for k in range(1, n_in):
-                xp.addcmul_(xt[:, k : k + 1], w_ih[:, k])
-        else:
-            torch.mm(xt, w_ih.t(), out=xp)
+        torch.mm(xt, w_ih.t(), out=hs[1:].view(steps * b, n))
         wt = w_hh.t()
         phi_ = {"relu": torch.relu_, "tanh": torch.tanh_, "sigmoid": torch.sigmoid_}.get(kind)
         for t in range(steps):
@@ -230,16 +221,21 @@ class _SimpleRecurrence(torch.autograd.Function):
     def backward(ctx, grad_out: Tensor):
         xt, hs, w_ih, w_hh, mask = ctx.saved_tensors
         steps, b, n = grad_out.shape
-        da = grad_out.clone(memory_format=torch.contiguous_format)  # becomes dL/da_t, a = pre-activation
-        # for all steps at once; a float factor because an in-place multiply is ~10× faster than masked_fill_
-        dphi = _activation_grad(ctx.kind, hs[1:])
+        da = grad_out.new_empty((steps, b, n))  # dL/da_t, a = pre-activation
+        relu = ctx.kind == "relu"
+        # tanh/sigmoid: φ' for all steps at once, as a float factor (an in-place multiply is ~10× faster
+        # than masked_fill_); relu: threshold_backward per step, ~2× faster than sign(h) and a multiply
+        dphi = None if relu else _activation_grad(ctx.kind, hs[1:])
         for t in range(steps - 1, -1, -1):
-            if t < steps - 1:
-                if mask is None:
-                    da[t].addmm_(da[t + 1], w_hh)
-                else:
-                    da[t].add_((da[t + 1] @ w_hh).mul_(mask))
-            if dphi is not None:
+            if t == steps - 1:
+                da[t].copy_(grad_out[t])
+            elif mask is None:
+                torch.addmm(grad_out[t], da[t + 1], w_hh, out=da[t])
+            else:
+                torch.add(grad_out[t], (da[t + 1] @ w_hh).mul_(mask), out=da[t])
+            if relu:
+                torch.ops.aten.threshold_backward.grad_input(da[t], hs[t + 1], 0.0, grad_input=da[t])
+            elif dphi is not None:
                 da[t].mul_(dphi[t])
         grad_h0 = da[0] @ w_hh
         if mask is not None:
