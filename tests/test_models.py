@@ -9,7 +9,7 @@ import torch
 
 from pathint.config import NetworkConfig
 from pathint.errors import ConfigError
-from pathint.models import SimpleCell, build_model, keras_init
+from pathint.models import SimpleCell, _SimpleRecurrence, build_model, keras_init
 
 ARCHS = ("RNN", "SRNN", "GRU", "UGRNN", "LSTM")
 ACTS = ("relu", "tanh", "sigmoid", "linear")
@@ -130,6 +130,28 @@ def test_torch_fused_rnn_kernel_equals_custom_recurrence():
             SimpleCell.backend = "auto"
     for a, b in zip(*out):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize("dropout", [False, True])
+def test_custom_recurrence_backward_passes_gradcheck_for_any_incoming_gradient_layout(act, dropout):
+    """The hand-written backward reads the incoming gradient one time block at a time: it must also be
+    right when that gradient is a stride-0 expansion (``.sum()``) or a transposed layout."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 6, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(4, 10, generator=g, dtype=torch.float64, requires_grad=True)
+    w_ih = torch.randn(10, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    w_hh = (0.3 * torch.randn(10, 10, generator=g, dtype=torch.float64)).requires_grad_()
+    mask = (torch.rand(4, 10, generator=g) > 0.3).double() if dropout else None
+
+    def summed(*args):
+        return _SimpleRecurrence.apply(*args, mask, act).sum()
+
+    def batch_major_squares(*args):
+        return _SimpleRecurrence.apply(*args, mask, act).transpose(0, 1).square().sum()
+
+    for fn in (summed, batch_major_squares):
+        assert torch.autograd.gradcheck(fn, (x, h0, w_ih, w_hh))
 
 
 def test_rnn_has_no_biases_and_three_layer_parameters():
