@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     default_threads = torch.get_num_threads()
     threads = args.threads or sorted({default_threads, 1}, reverse=True)
     devices = args.device or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    if any(d.startswith("cuda") for d in devices) and not torch.cuda.is_available():
+        ap.error(f"--device cuda: torch {torch.__version__} sees no CUDA device on this machine (CPU build or no GPU)")
     print(f"torch {torch.__version__}; B={B} T={T} Np={NP} DoS readout, RNN relu; median of {args.reps} paired ratios")
     for dev in devices:
         device = torch.device(dev)
