@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-B, T, NP = 200, 20, 512
+from bench_train_step import B, NP, T, _time, make_step  # noqa: E402  (bench/ is this script's folder)
+
+CPU = torch.device("cpu")
 
 
 def import_revision(rev: str, into: Path):
@@ -38,24 +39,6 @@ def import_revision(rev: str, into: Path):
     (into / "pathint").rename(into / "pathint_ref")
     sys.path.insert(0, str(into))
     return importlib.import_module("pathint_ref")
-
-
-def make_step(pkg: str, ng: int):
-    config = importlib.import_module(f"{pkg}.config")
-    training = importlib.import_module(f"{pkg}.training")
-    trajectories = importlib.import_module(f"{pkg}.trajectories")
-    cfg = config.NetworkConfig(n_grid=ng, n_place=NP, batch_size=B, seq_len=T, learning_rate=1e-4)
-    model, readout = training.init_network(cfg, torch.device("cpu"))
-    opt = training.make_optimizer(cfg, model.parameters())
-    traj = trajectories.online_batch(0, 0, B, T, trajectories.TrajectoryParams.from_config(cfg))
-    vel, pos, p0 = (torch.from_numpy(a) for a in (traj.velocity, traj.position, traj.initial_position))
-    return lambda: training.training_step(model, readout, opt, vel, pos, p0)
-
-
-def _time(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -74,17 +57,14 @@ def main(argv: list[str] | None = None) -> None:
         for n_threads in threads:
             torch.set_num_threads(n_threads)
             for ng in args.ng:
-                new, ref = make_step("pathint", ng), make_step("pathint_ref", ng)
+                steps = {"new": make_step(ng, CPU), "ref": make_step(ng, CPU, "pathint_ref")}
                 for _ in range(2):  # warm-up
-                    new(), ref()
-                t_new, t_ref = [], []
-                for rep in range(args.reps):  # ABBA order: whichever runs second is not favoured
-                    if rep % 2 == 0:
-                        t_new.append(_time(new))
-                        t_ref.append(_time(ref))
-                    else:
-                        t_ref.append(_time(ref))
-                        t_new.append(_time(new))
+                    steps["new"](), steps["ref"]()
+                times = {"new": [], "ref": []}
+                for rep in range(args.reps):  # alternating order: whichever runs second is not favoured
+                    for name in ("new", "ref") if rep % 2 == 0 else ("ref", "new"):
+                        times[name].append(_time(steps[name], CPU))
+                t_new, t_ref = times["new"], times["ref"]
                 ratio = statistics.median(a / b for a, b in zip(t_new, t_ref))
                 print(f"{n_threads:2d} thr Ng={ng:5d}: this {statistics.median(t_new) * 1e3:7.1f} ms, "
                       f"ref {statistics.median(t_ref) * 1e3:7.1f} ms, this/ref = {ratio:.3f}")

@@ -22,6 +22,7 @@ Run: ``.venv/bin/python bench/bench_train_step.py [--ng 256 1024] [--reps 7] [--
 from __future__ import annotations
 
 import argparse
+import importlib
 import statistics
 import sys
 import time
@@ -31,10 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from pathint.config import NetworkConfig  # noqa: E402
 from pathint.models import SimpleCell  # noqa: E402
-from pathint.training import init_network, make_optimizer, training_step  # noqa: E402
-from pathint.trajectories import TrajectoryParams, online_batch  # noqa: E402
 
 B, T, NP = 200, 20, 512
 
@@ -76,13 +74,21 @@ def _gemm_floor(ng: int, device: torch.device):
     return run
 
 
-def bench(ng: int, device: torch.device, reps: int, backend: str = "auto") -> dict:
-    cfg = NetworkConfig(n_grid=ng, n_place=NP, batch_size=B, seq_len=T, learning_rate=1e-4)
-    model, readout = init_network(cfg, device)
+def make_step(ng: int, device: torch.device, pkg: str = "pathint"):
+    """One training step of the benchmark configuration as a closure, built with the package ``pkg``
+    (``bench/ab_train_step.py`` passes another revision's copy)."""
+    config, training, trajectories = (importlib.import_module(f"{pkg}.{m}") for m in ("config", "training", "trajectories"))
+    cfg = config.NetworkConfig(n_grid=ng, n_place=NP, batch_size=B, seq_len=T, learning_rate=1e-4)
+    model, readout = training.init_network(cfg, device)
     model.train()
-    opt = make_optimizer(cfg, model.parameters())
-    traj = online_batch(0, 0, B, T, TrajectoryParams.from_config(cfg))
+    opt = training.make_optimizer(cfg, model.parameters())
+    traj = trajectories.online_batch(0, 0, B, T, trajectories.TrajectoryParams.from_config(cfg))
     vel, pos, p0 = (torch.from_numpy(a).to(device) for a in (traj.velocity, traj.position, traj.initial_position))
+    return lambda: training.training_step(model, readout, opt, vel, pos, p0)
+
+
+def bench(ng: int, device: torch.device, reps: int, backend: str = "auto") -> dict:
+    step = make_step(ng, device)
     a = torch.randn(B * T, ng, device=device)
     w = torch.randn(ng, ng, device=device)
     floor = _gemm_floor(ng, device)
@@ -90,12 +96,12 @@ def bench(ng: int, device: torch.device, reps: int, backend: str = "auto") -> di
     SimpleCell.backend = backend
     try:
         for _ in range(2):  # warm-up (allocator, kernels, Adam state)
-            training_step(model, readout, opt, vel, pos, p0)
+            step()
             floor()
             a @ w
         steps, floors, peaks, ratios, floor_ratios = [], [], [], [], []
         for _ in range(reps):
-            steps.append(_time(lambda: training_step(model, readout, opt, vel, pos, p0), device))
+            steps.append(_time(step, device))
             floors.append(_time(floor, device))
             peaks.append(min(_time(lambda: a @ w, device) for _ in range(3)))
             ratios.append((flops / steps[-1]) / (mm_flops / peaks[-1]))

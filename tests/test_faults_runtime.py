@@ -169,7 +169,8 @@ def test_training_killed_at_random_moments_ends_identical(tmp_path, reference_tr
         if not too_late:
             break
         # even so, the rerun that a failed job gets ends with the clean run's result
-        _, err = (proc := _train_child(out)).communicate(timeout=300)
+        proc = _train_child(out)
+        _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
         _assert_same_training(reference_training, out)
     assert not too_late, "in three sequences a run finished before the kills landed (machine too loaded?)"
