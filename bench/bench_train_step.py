@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import itertools
 import statistics
 import sys
 import time
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from pathint.models import SimpleCell  # noqa: E402
+from pathint.precision import PRECISIONS, device_precision  # noqa: E402
 
 B, T, NP = 200, 20, 512
 
@@ -74,9 +76,9 @@ def _gemm_floor(ng: int, device: torch.device):
     return run
 
 
-def make_step(ng: int, device: torch.device, pkg: str = "pathint"):
+def make_step(ng: int, device: torch.device, pkg: str = "pathint", autocast=None):
     """One training step of the benchmark configuration as a closure, built with the package ``pkg``
-    (``bench/ab_train_step.py`` passes another revision's copy)."""
+    (``bench/ab_train_step.py`` passes another revision's copy); ``autocast`` as ``training_step`` takes it."""
     config, training, trajectories = (importlib.import_module(f"{pkg}.{m}") for m in ("config", "training", "trajectories"))
     cfg = config.NetworkConfig(n_grid=ng, n_place=NP, batch_size=B, seq_len=T, learning_rate=1e-4)
     model, readout = training.init_network(cfg, device)
@@ -84,11 +86,16 @@ def make_step(ng: int, device: torch.device, pkg: str = "pathint"):
     opt = training.make_optimizer(cfg, model.parameters())
     traj = trajectories.online_batch(0, 0, B, T, trajectories.TrajectoryParams.from_config(cfg))
     vel, pos, p0 = (torch.from_numpy(a).to(device) for a in (traj.velocity, traj.position, traj.initial_position))
-    return lambda: training.training_step(model, readout, opt, vel, pos, p0)
+    extra = {} if autocast is None else {"autocast": autocast}
+    return lambda: training.training_step(model, readout, opt, vel, pos, p0, **extra)
 
 
-def bench(ng: int, device: torch.device, reps: int, backend: str = "auto") -> dict:
-    step = make_step(ng, device)
+def bench(ng: int, device: torch.device, reps: int, backend: str = "auto", precision: str = "fp32") -> dict:
+    with device_precision(device, precision) as autocast:
+        return _bench(ng, device, reps, backend, make_step(ng, device, autocast=autocast)) | {"precision": precision}
+
+
+def _bench(ng: int, device: torch.device, reps: int, backend: str, step) -> dict:
     a = torch.randn(B * T, ng, device=device)
     w = torch.randn(ng, ng, device=device)
     floor = _gemm_floor(ng, device)
@@ -98,13 +105,15 @@ def bench(ng: int, device: torch.device, reps: int, backend: str = "auto") -> di
     try:
         for _ in range(2):  # warm-up (allocator, kernels, Adam state)
             step()
-            floor()
-            a @ w
+            with device_precision(device, "fp32"):
+                floor()
+                a @ w
         steps, floors, peaks, ratios, floor_ratios = [], [], [], [], []
         for _ in range(reps):
             steps.append(_time(step, device))
-            floors.append(_time(floor, device))
-            peaks.append(min(_time(lambda: a @ w, device) for _ in range(3)))
+            with device_precision(device, "fp32"):  # the reference products stay fp32 whatever precision the step trains in
+                floors.append(_time(floor, device))
+                peaks.append(min(_time(lambda: a @ w, device) for _ in range(3)))
             ratios.append((flops / steps[-1]) / (mm_flops / peaks[-1]))
             floor_ratios.append((floor_flops / floors[-1]) / (mm_flops / peaks[-1]))
     finally:
@@ -125,6 +134,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, nargs="+", default=None, help="CPU thread counts (default: torch's and 1)")
     ap.add_argument("--device", nargs="+", default=None, help="default: cpu, plus cuda when available")
     ap.add_argument("--compare-backends", action="store_true", help="also time torch's fused RNN kernel")
+    ap.add_argument("--precision", nargs="+", default=["fp32"], choices=PRECISIONS,
+                    help="CUDA rows: training precision (the peak stays the fp32 product); CPU rows are always fp32")
     args = ap.parse_args(argv)
     default_threads = torch.get_num_threads()
     threads = args.threads or sorted({default_threads, 1}, reverse=True)
@@ -137,12 +148,13 @@ def main(argv: list[str] | None = None) -> None:
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
         for n_threads in threads if device.type == "cpu" else [default_threads]:
             torch.set_num_threads(n_threads)
-            for ng in args.ng:
-                for backend in ["auto", "torch", "custom"] if args.compare_backends else ["auto"]:
-                    r = bench(ng, device, args.reps, backend)
-                    print(f"{name:>12} {n_threads:2d} thr Ng={ng:5d} {backend:6s}: {r['step_s'] * 1e3:8.1f} ms/step "
-                          f"{r['gflops']:7.1f} GFLOP/s = {r['percent']:5.1f} % of matmul peak ({r['peak_gflops']:.1f} "
-                          f"GFLOP/s); gemm floor {r['floor_s'] * 1e3:7.1f} ms = {r['floor_percent']:5.1f} %")
+            backends = ["auto", "torch", "custom"] if args.compare_backends else ["auto"]
+            precisions = args.precision if device.type == "cuda" else ["fp32"]
+            for ng, backend, precision in itertools.product(args.ng, backends, precisions):
+                r = bench(ng, device, args.reps, backend, precision)
+                print(f"{name:>12} {n_threads:2d} thr Ng={ng:5d} {backend:6s} {precision}: {r['step_s'] * 1e3:8.2f} ms/step "
+                      f"{r['gflops']:7.1f} GFLOP/s = {r['percent']:5.1f} % of matmul peak ({r['peak_gflops']:.1f} "
+                      f"GFLOP/s); gemm floor {r['floor_s'] * 1e3:7.1f} ms = {r['floor_percent']:5.1f} %")
     torch.set_num_threads(default_threads)
 
 

@@ -25,6 +25,7 @@ import torch
 
 from .errors import DataError
 from .io import atomic_path
+from .precision import device_precision
 from .ratemaps import occupancy
 from .trajectories import TrajectoryParams, Trajectories, generate
 
@@ -80,19 +81,21 @@ def record(
     decoded = np.empty((n * steps, 2), dtype=np.float32)
     dist_sum = 0.0
     try:
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            vel = torch.as_tensor(traj.velocity[start:stop], dtype=torch.float32, device=device)
-            x0 = torch.as_tensor(traj.initial_position[start:stop], dtype=torch.float32, device=device)
-            pos = torch.as_tensor(traj.position[start:stop], dtype=torch.float32, device=device)
-            g, z = model(vel, readout.encode(x0))
-            dec = readout.decode(z).reshape(stop - start, steps, 2)
-            dist_sum += float(torch.linalg.vector_norm(dec - pos, dim=-1).double().sum())
-            if acts is None:
-                acts = np.empty((n * steps, g.shape[-1]), dtype=dtype)
-            rows = slice(start * steps, stop * steps)
-            acts[rows] = g.reshape(-1, g.shape[-1]).float().cpu().numpy()
-            decoded[rows] = dec.reshape(-1, 2).cpu().numpy()
+        # float32 as on the CPU: torch's CUDA default lets cuDNN's RNN kernels use TF32 (pathint.precision)
+        with device_precision(device, "fp32"):
+            for start in range(0, n, batch_size):
+                stop = min(start + batch_size, n)
+                vel = torch.as_tensor(traj.velocity[start:stop], dtype=torch.float32, device=device)
+                x0 = torch.as_tensor(traj.initial_position[start:stop], dtype=torch.float32, device=device)
+                pos = torch.as_tensor(traj.position[start:stop], dtype=torch.float32, device=device)
+                g, z = model(vel, readout.encode(x0))
+                dec = readout.decode(z).reshape(stop - start, steps, 2)
+                dist_sum += float(torch.linalg.vector_norm(dec - pos, dim=-1).double().sum())
+                if acts is None:
+                    acts = np.empty((n * steps, g.shape[-1]), dtype=dtype)
+                rows = slice(start * steps, stop * steps)
+                acts[rows] = g.reshape(-1, g.shape[-1]).float().cpu().numpy()
+                decoded[rows] = dec.reshape(-1, 2).cpu().numpy()
     finally:
         model.train(was_training)
     assert acts is not None

@@ -17,6 +17,7 @@ import math
 import platform
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -28,11 +29,11 @@ from .config import NetworkConfig
 from .errors import ConfigError, DataError
 from .io import atomic_path
 from .models import PathIntegrator, build_model
+from .precision import check_precision, device_name, device_precision
 from .seeds import derive, rng
 
 MODEL_FORMAT = "pathint-network-v1"
 LOG_COLUMNS = ("step", "loss", "decoding_error_cm", "lr", "seconds_per_step")
-PRECISIONS = ("fp32", "tf32", "bf16")
 
 
 @dataclass
@@ -341,8 +342,7 @@ def train(
     """
     runtime = runtime or TrainRuntime()
     out_dir = Path(out_dir)
-    if runtime.precision not in PRECISIONS:
-        raise ConfigError(f"runtime precision={runtime.precision!r} is invalid: expected one of {list(PRECISIONS)}")
+    check_precision(runtime.precision)
     if runtime.checkpoint_every < 1 or runtime.log_every < 1:
         raise ConfigError(f"runtime checkpoint_every={runtime.checkpoint_every}, log_every={runtime.log_every}: both must be >= 1")
     if runtime.threads:
@@ -371,16 +371,6 @@ def train(
         resumed_from = start
         log(f"resuming from {ckpt_path} at step {start}")
 
-    tf32_before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-    if use_cuda_precision and runtime.precision == "tf32":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if use_cuda_precision and runtime.precision == "bf16"
-        else torch.autocast(device.type, enabled=False)
-    )
-
     t0 = time.perf_counter()
     t_last, step_last = t0, start
     # first non-finite step, tracked on the device so the step never waits for the GPU
@@ -389,7 +379,9 @@ def train(
     last_loss, last_err = float("nan"), float("nan")
     bar = _progress(runtime, log, cfg.n_steps, start, f"train {cfg.id}")
     k = start
+    precision = ExitStack()  # the TF32 switches are process-wide: set for this loop only, restored after
     try:
+        autocast = precision.enter_context(device_precision(device, runtime.precision if use_cuda_precision else "fp32"))
         for k in range(start, cfg.n_steps):
             lr = learning_rate(cfg, k)
             for group in optimizer.param_groups:
@@ -445,12 +437,12 @@ def train(
                     ckpt_path,
                 )
             if stopping:
-                return TrainResult("stopped", done, last_loss, last_err, str(device), wall_before + time.perf_counter() - t0,
+                return TrainResult("stopped", done, last_loss, last_err, device_name(device), wall_before + time.perf_counter() - t0,
                                    resumed_from, None, None, rows)
     finally:
         if bar is not None:
             bar.close()
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32_before
+        precision.close()
 
     steps_done = k + 1 if cfg.n_steps > start else start
     wall = wall_before + time.perf_counter() - t0
@@ -465,7 +457,7 @@ def train(
         "diverged_step": None if diverged_step is None else diverged_step + 1,
         "final_loss": last_loss,
         "final_error_cm": last_err,
-        "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
+        "device": device_name(device),
         "precision": runtime.precision if use_cuda_precision else "fp32",
         "versions": _versions(),
         "wall_time_s": wall,
@@ -475,4 +467,4 @@ def train(
     _save(meta, model_path)
     ckpt_path.unlink(missing_ok=True)
     log(f"network {cfg.id}: status {status}, {steps_done} steps, loss {last_loss:.4g}, error {last_err:.2f} cm, {wall:.1f} s")
-    return TrainResult(status, steps_done, last_loss, last_err, str(device), wall, resumed_from, model_path, log_path, rows)
+    return TrainResult(status, steps_done, last_loss, last_err, device_name(device), wall, resumed_from, model_path, log_path, rows)
