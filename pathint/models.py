@@ -51,6 +51,7 @@ drawn from the ``dropout_generator`` passed to ``forward`` and only in training 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable
 
 import torch
@@ -58,6 +59,11 @@ from torch import Tensor, nn
 
 from .config import NetworkConfig
 from .errors import ConfigError
+
+# The cells keep W_ih and W_hh as separate Parameters (Keras layout: per-matrix initialisers, decay on W_hh
+# alone). cuDNN copies them into its flat buffer on every call (2·G·Ng² floats, microseconds on a GPU) and
+# torch warns about that copy each time; the warning would fill every GPU training log.
+warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous chunk", module=__name__)
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "relu": torch.relu,
