@@ -291,10 +291,9 @@ def test_polar_decoding():
     np.testing.assert_allclose(np.hypot(*dec.T), radius, atol=2e-5)
     # exact up to float32 ties between units whose mu differ by < 1e-3 rad (cos is flat at its peak)
     np.testing.assert_allclose(np.arctan2(dec[:, 1], dec[:, 0]), mu, atol=1e-3)
-    assert (
-        np.isin(np.arctan2(dec[:, 1], dec[:, 0]).astype(np.float32), mu.astype(np.float32), assume_unique=False).mean()
-        > 0.9
-    )
+    # "exact": mu itself up to the float32 cos/sin/arctan2 round trip, whose last bits depend on the maths
+    # library (an exact-equality check passed here and failed on a 16-core AVX-512 machine with numpy 2.5)
+    assert (np.abs(np.arctan2(dec[:, 1], dec[:, 0]) - mu) < 1e-5).mean() > 0.9
 
     rng = np.random.default_rng(1)
     pos = rng.uniform(-1.1, 1.1, (2000, 2)).astype(np.float32)
