@@ -15,7 +15,12 @@ def main(argv: list[str] | None = None) -> int:
     p_net.add_argument("--config", default="config.yaml")
     p_val = sub.add_parser("validate", help="validate an experiment config and its sweep files")
     p_val.add_argument("--config", default="config.yaml")
-    p_aud = sub.add_parser("audit", help="show one network's chain, re-run stage(s) and compare with the stored results")
+    p_aud = sub.add_parser(
+        "audit",
+        help="show one network's chain, re-run stage(s) and compare with the stored results",
+        description="Exit status: 0 all match, 1 a difference, 2 bad arguments, 3 nothing differs but a stage "
+        "could not be compared here (training stored from a GPU this machine lacks).",
+    )
     p_aud.add_argument("network_id")
     p_aud.add_argument("--config", default="config.yaml")
     p_aud.add_argument(

@@ -3,8 +3,23 @@
     python -m pathint audit <network-id> [--stage trajectories|train|record|score|all] [--config config.yaml]
 
 Each stage is re-run from the *stored* inputs of the stage (so a difference points at that stage alone)
-with the code checked out now. CPU stages are deterministic and compared bitwise; results recorded on a
-GPU are compared with a stated tolerance. Exit status: 0 when everything compared matches, 1 otherwise.
+with the code checked out now, on the kind of device that produced it where this machine has one. Re-runs
+on the same device are compared bitwise: CPU stages are deterministic, and so is CUDA training on the same
+GPU model (tests/test_cuda.py). A stage stored from a GPU and re-run elsewhere (a CPU, another GPU model) is
+compared *across devices*, because float32 results differ in their last bits between kernels
+(``bench/cuda_drift.py``, docs/performance.md "GPU"):
+
+* recording: activations within ``GPU_TOLERANCE``; decoded positions come from a top-k over place cells, so
+  near-ties decode to another cell: at most ``DECODE_FLIP_FRACTION`` of the samples may differ beyond it.
+* training cannot be checked across devices: the last-bit differences grow over the steps into a different
+  network of the same quality (measured on an H100 against the CPU: after 6,000 steps the weights differ by
+  half the largest weight, while the final loss agrees to 2e-5 and the decoding error to 0.07 cm; another
+  network's logged loss differed by 5 %). What must still agree is compared (config, status, steps, readout,
+  learning rates); the losses, errors and weights are shown side by side, and the stage's verdict is
+  INCONCLUSIVE: re-run the audit on the GPU model that trained it for a bitwise answer.
+
+Exit status: 0 when everything compared matches, 1 when something differs, 3 when nothing differs but a
+stage was inconclusive.
 """
 
 from __future__ import annotations
@@ -23,8 +38,14 @@ from .errors import ConfigError, DataError
 from .provenance import stage_code_hash
 
 STAGES = ("trajectories", "train", "record", "score")
-#: Tolerance when the stored result came from a GPU and the audit runs on the CPU (float32 kernels differ).
+#: Across devices (module doc): float32 kernels differ in the last bits; rtol = atol.
 GPU_TOLERANCE = 1e-4
+#: Across devices: fraction of decoded positions allowed to differ (top-k near-ties), and hence the relative
+#: change allowed in the mean decoding error stored beside them (1e-3 of samples moving a few cm).
+DECODE_FLIP_FRACTION = 1e-3
+DECODED_ERROR_RTOL = 1e-2
+#: Exit status when nothing differs but a stage could not be compared here (training across devices).
+EXIT_INCONCLUSIVE = 3
 
 
 @dataclass
@@ -33,24 +54,35 @@ class Comparison:
     differences: list[str] = field(default_factory=list)
     compared: int = 0
 
+    notes: list[str] = field(default_factory=list)
+    #: True when the stage's result itself could not be compared (training across devices).
+    inconclusive: bool = False
+
     @property
     def ok(self) -> bool:
         return not self.differences
 
 
-def _compare_arrays(name: str, a: np.ndarray, b: np.ndarray, tol: float, cmp: Comparison) -> None:
+def _compare_arrays(
+    name: str, a: np.ndarray, b: np.ndarray, tol: float, cmp: Comparison, rtol: float | None = None, flips: float = 0.0
+) -> None:
+    """Equal when every element is within ``atol = tol`` + ``rtol`` (default ``tol``) · |b|; ``flips``: the
+    fraction of rows (first axis) allowed to differ by more (decoded positions across devices)."""
     cmp.compared += 1
     if a.shape != b.shape or a.dtype != b.dtype:
         cmp.differences.append(f"{name}: shape/dtype {a.shape} {a.dtype} vs {b.shape} {b.dtype}")
         return
     if a.dtype.kind in "fc":
-        if tol == 0:
-            same = np.array_equal(a, b, equal_nan=True)
+        if tol == 0 and not rtol:
+            bad = ~((a == b) | (np.isnan(a) & np.isnan(b)))
         else:
-            same = np.allclose(a, b, rtol=tol, atol=tol, equal_nan=True)
-        if not same:
+            bad = ~np.isclose(a, b, rtol=tol if rtol is None else rtol, atol=tol, equal_nan=True)
+        bad_rows = bad.reshape(len(bad), -1).any(axis=1) if bad.ndim > 1 else bad
+        if bad_rows.sum() > flips * bad_rows.size:
             diff = np.nanmax(np.abs(a.astype(np.float64) - b.astype(np.float64))) if a.size else 0.0
-            cmp.differences.append(f"{name}: max |difference| {diff:.3g} (tolerance {tol:g})")
+            rule = f"tolerance {tol:g}" + (f" + {rtol:g} relative" if rtol is not None else "")
+            allowed = f", {int(bad_rows.sum())} of {bad_rows.size} rows beyond it (at most {flips:g} allowed)" if flips else ""
+            cmp.differences.append(f"{name}: max |difference| {diff:.3g} ({rule}{allowed})")
     elif not np.array_equal(a, b):
         cmp.differences.append(f"{name}: values differ")
 
@@ -62,8 +94,12 @@ def _attrs_equal(a: Any, b: Any) -> bool:
         return bool(np.all(np.asarray(a) == np.asarray(b)))
 
 
-def compare_hdf5(stored: Path, fresh: Path, tol: float, cmp: Comparison) -> None:
-    """Every dataset and every attribute (except ``device``, which names where it ran) of two HDF5 files."""
+def compare_hdf5(stored: Path, fresh: Path, tol: float, cmp: Comparison, cross_device: bool = False) -> None:
+    """Every dataset and every attribute (except ``device``, which names where it ran) of two HDF5 files.
+
+    ``cross_device``: datasets named ``decoded*`` may differ in ``DECODE_FLIP_FRACTION`` of their rows and
+    float attributes (the mean decoding errors) by ``DECODED_ERROR_RTOL`` relative (module doc).
+    """
     import h5py
 
     def contents(f: "h5py.File") -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -90,19 +126,26 @@ def compare_hdf5(stored: Path, fresh: Path, tol: float, cmp: Comparison) -> None
         if key not in a or key not in b:
             cmp.differences.append(f"{stored.name}:{key}: present in only one of stored/re-run")
             continue
-        _compare_arrays(f"{stored.name}:{key}", np.asarray(a[key]), np.asarray(b[key]), tol, cmp)
+        flips = DECODE_FLIP_FRACTION if cross_device and key.rsplit("/", 1)[-1].startswith("decoded") else 0.0
+        _compare_arrays(f"{stored.name}:{key}", np.asarray(a[key]), np.asarray(b[key]), tol, cmp, flips=flips)
     for key in sorted(set(attrs_a) | set(attrs_b)):
         cmp.compared += 1
         if key not in attrs_a or key not in attrs_b:
             cmp.differences.append(f"{stored.name}:{key}: attribute present in only one of stored/re-run")
+        elif cross_device and all(isinstance(v, (float, np.floating)) for v in (attrs_a[key], attrs_b[key])):
+            if not np.isclose(attrs_a[key], attrs_b[key], rtol=DECODED_ERROR_RTOL, atol=tol):
+                cmp.differences.append(f"{stored.name}:{key}: {attrs_a[key]!r} vs {attrs_b[key]!r} "
+                                       f"(tolerance {DECODED_ERROR_RTOL:g} relative)")
         elif not _attrs_equal(attrs_a[key], attrs_b[key]):
             cmp.differences.append(f"{stored.name}:{key}: {attrs_a[key]!r} vs {attrs_b[key]!r}")
 
 
-def compare_model(stored: Path, fresh: Path, tol: float, cmp: Comparison) -> None:
+def compare_model(stored: Path, fresh: Path, tol: float, cmp: Comparison, cross_device: bool = False) -> None:
     """Weights, readout parameters, status, steps and final loss of two ``model.pt`` files.
 
     Wall time, device, versions and ``resumed_from`` describe the run, not the result, and are not compared.
+    ``cross_device``: weights, final loss and decoding error are shown side by side in ``cmp.notes``, not
+    compared, and ``cmp.inconclusive`` is set (module doc).
     """
     import torch
 
@@ -113,9 +156,20 @@ def compare_model(stored: Path, fresh: Path, tol: float, cmp: Comparison) -> Non
         cmp.compared += 1
         if a.get(key) != b.get(key):
             cmp.differences.append(f"model.pt:{key}: {a.get(key)!r} vs {b.get(key)!r}")
-    for key in ("final_loss", "final_error_cm"):
-        _compare_arrays(f"model.pt:{key}", np.float64(a.get(key, np.nan)), np.float64(b.get(key, np.nan)), tol, cmp)
-    for part in ("state_dict", "readout"):
+    if cross_device:
+        cmp.inconclusive = True
+        for key, unit in (("final_loss", ""), ("final_error_cm", " cm")):
+            cmp.notes.append(f"model.pt:{key}: stored {a.get(key, float('nan')):.6g}{unit}, re-run {b.get(key, float('nan')):.6g}{unit} (not compared)")
+        wa, wb = a.get("state_dict", {}), b.get("state_dict", {})
+        common = [k for k in wa if k in wb and wa[k].shape == wb[k].shape]
+        if common:
+            gap = max(float((wa[k].double() - wb[k].double()).abs().max()) for k in common)
+            scale = max(float(wa[k].abs().max()) for k in common) or 1.0
+            cmp.notes.append(f"model.pt:state_dict: largest difference {gap:.3g}, {gap / scale:.3g} of the largest weight (not compared)")
+    else:
+        for key in ("final_loss", "final_error_cm"):
+            _compare_arrays(f"model.pt:{key}", np.float64(a.get(key, np.nan)), np.float64(b.get(key, np.nan)), tol, cmp)
+    for part in ("readout",) if cross_device else ("state_dict", "readout"):
         sa, sb = a.get(part, {}), b.get(part, {})
         for name in sorted(set(sa) | set(sb)):
             if name not in sa or name not in sb:
@@ -147,11 +201,35 @@ def _compare_frames(label: str, a, b, tol: float, cmp: Comparison, skip: tuple[s
                 cmp.differences.append(f"{label}:{col}: values differ")
 
 
-def compare_train_log(stored: Path, fresh: Path, tol: float, cmp: Comparison) -> None:
-    """``train_log.csv`` column by column, except ``seconds_per_step`` (a timing, never reproducible)."""
+def compare_train_log(stored: Path, fresh: Path, tol: float, cmp: Comparison, cross_device: bool = False) -> None:
+    """``train_log.csv`` column by column, except ``seconds_per_step`` (a timing, never reproducible);
+    ``cross_device``: loss and decoding error are shown in ``cmp.notes``, not compared (module doc)."""
     import pandas as pd
 
-    _compare_frames(stored.name, pd.read_csv(stored), pd.read_csv(fresh), tol, cmp, skip=("seconds_per_step",))
+    a, b = pd.read_csv(stored), pd.read_csv(fresh)
+    outcomes = ("loss", "decoding_error_cm") if cross_device else ()
+    _compare_frames(stored.name, a, b, tol, cmp, skip=("seconds_per_step", *outcomes))
+    if cross_device and len(a) == len(b) and set(outcomes) <= set(a.columns) & set(b.columns):
+        rel = (a["loss"] - b["loss"]).abs().max() / a["loss"].abs().max()
+        err = (a["decoding_error_cm"] - b["decoding_error_cm"]).abs().max()
+        cmp.notes.append(f"{stored.name}: logged loss differs by up to {rel:.2g} of its largest value, decoding error "
+                         f"by up to {err:.3g} cm (not compared)")
+
+
+def rerun_device(prov: dict[str, Any] | None) -> tuple[str, bool]:
+    """Where to re-run a stage whose provenance is ``prov`` and whether that is the same device (bitwise).
+
+    A stage stored from a GPU re-runs on this machine's GPU when it has one; that is "the same device" when
+    it is the same GPU model. Everything else re-runs on the CPU.
+    """
+    stored = str((prov or {}).get("device") or "cpu")
+    if not stored.startswith("cuda"):
+        return "cpu", True
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda", f"({torch.cuda.get_device_name()})" in stored
+    return "cpu", False
 
 
 def compare_table(stored: Path, fresh: Path, tol: float, cmp: Comparison) -> None:
@@ -282,8 +360,9 @@ def audit(
         for stage in stages:
             cmp = Comparison(stage)
             prov = _prov(nd / f"{stage}.prov.json") if stage != "trajectories" else _prov(results / "data/eval.prov.json")
-            tol = GPU_TOLERANCE if prov and "cuda" in str(prov.get("device")) else 0.0
-            out(f"re-running {stage} into {tmp} …")
+            device, same = rerun_device(prov) if stage in ("train", "record") else ("cpu", True)
+            tol, cross = (0.0, False) if same else (GPU_TOLERANCE, True)
+            out(f"re-running {stage} on {device} into {tmp} …")
             if stage == "trajectories":
                 ev = config["evaluation"]
                 run.run_trajectories(tmp / "eval.h5", tmp / "eval.prov.json", kind="eval", seed=ev["seed"],
@@ -291,15 +370,15 @@ def audit(
                 compare_hdf5(results / "data/eval.h5", tmp / "eval.h5", 0.0, cmp)
             elif stage == "train":
                 tdir = tmp / "train"
-                runtime = dict(config["training"], device="cpu")
+                runtime = dict(config["training"], device=device)
                 run.run_train(net.config.to_dict(), tdir, tmp / "train.prov.json", runtime=runtime,
                               threads=config["training"]["threads"])
-                compare_model(nd / "model.pt", tdir / "model.pt", tol, cmp)
-                compare_train_log(nd / "train_log.csv", tdir / "train_log.csv", tol, cmp)
+                compare_model(nd / "model.pt", tdir / "model.pt", tol, cmp, cross)
+                compare_train_log(nd / "train_log.csv", tdir / "train_log.csv", tol, cmp, cross)
             elif stage == "record":
                 run.run_record(nd / "model.pt", results / "data/eval.h5", tmp / "activations.h5",
-                               tmp / "record.prov.json", evaluation=config["evaluation"], device="cpu")
-                compare_hdf5(nd / "activations.h5", tmp / "activations.h5", tol, cmp)
+                               tmp / "record.prov.json", evaluation=config["evaluation"], device=device)
+                compare_hdf5(nd / "activations.h5", tmp / "activations.h5", tol, cmp, cross)
             elif stage == "score":
                 run.run_score(nd / "activations.h5", tmp / "ratemaps.h5", tmp / "units.parquet", tmp / "summary.json",
                               tmp / "score.prov.json", network_id=network_id, network=net.config.to_dict(),
@@ -311,8 +390,11 @@ def audit(
                 raise ConfigError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)} or all")
             comparisons.append(cmp)
             verdict = "MATCH" if cmp.ok else f"DIFFER ({len(cmp.differences)} of {cmp.compared} items)"
-            out(f"  {stage}: {verdict} ({'bitwise' if tol == 0 else f'tolerance {tol:g}'})")
-            for d in cmp.differences[:20]:
+            if cmp.ok and cmp.inconclusive:
+                verdict = "INCONCLUSIVE (what must agree does; the result itself cannot be compared across devices)"
+            how = "bitwise" if not cross else f"across devices: stored on {prov.get('device')}, re-run on {device}; pathint/audit.py says how"
+            out(f"  {stage}: {verdict} ({how})")
+            for d in cmp.differences[:20] + cmp.notes:
                 out(f"    {d}")
     finally:
         if keep:
@@ -320,5 +402,12 @@ def audit(
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     bad = [c.stage for c in comparisons if not c.ok]
-    out("audit: all re-run stages match the stored results" if not bad else f"audit: differences in {', '.join(bad)}")
-    return 1 if bad else 0
+    unsure = [c.stage for c in comparisons if c.ok and c.inconclusive]
+    if bad:
+        out(f"audit: differences in {', '.join(bad)}")
+        return 1
+    if unsure:
+        out(f"audit: no differences, but {', '.join(unsure)} could not be compared on this machine (see above)")
+        return EXIT_INCONCLUSIVE
+    out("audit: all re-run stages match the stored results")
+    return 0

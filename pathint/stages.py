@@ -106,13 +106,14 @@ def run_record(
 ) -> dict:
     """Record the trained network and the same network at step 0 on the evaluation set."""
     from . import recording, trajectories
+    from .precision import device_name
     from .training import init_network, load_network, resolve_device
 
     t0 = time.perf_counter()
     dev = resolve_device(device)
     net, readout, cfg, meta = load_network(model, device=dev)
     status = meta.get("status", "ok")
-    attrs = {"status": status, "device": str(dev)}
+    attrs = {"status": status, "device": device_name(dev)}
     figures: dict[str, Any] = {"status": status}
     if status != "ok":
         log("network is %s: nothing to record", status)
@@ -140,7 +141,7 @@ def run_record(
             outputs=[activations],
             config=cfg.to_dict(),
             params={"evaluation": dict(evaluation)},
-            device=str(dev),
+            device=device_name(dev),
             wall_time_s=time.perf_counter() - t0,
         ),
     )

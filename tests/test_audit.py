@@ -103,3 +103,28 @@ def test_a_missing_output_is_reported(tiny_pipeline, tmp_path):
     assert proc.returncode == 1
     assert "summary.json  MISSING" in proc.stdout
     assert "summary.json: missing (an output of score in score.prov.json)" in proc.stdout
+
+
+def test_a_network_stored_from_a_gpu_is_audited_across_devices_on_a_cpu(tiny_pipeline, tmp_path):
+    """On a machine without the stored GPU model: recording compared with the cross-device tolerances, training
+    inconclusive (exit 3) with the outcomes side by side. The GPU is faked in the provenance records; the
+    same audit on the real GPU gives bitwise MATCH (docs/performance.md, "GPU")."""
+    import json
+
+    import torch
+
+    clean, ids = tiny_pipeline
+    work = clone_results(clean, tmp_path / "work")
+    nd = work / RES / "networks" / ids["dos"]
+    for stage in ("train", "record"):
+        prov = json.loads((nd / f"{stage}.prov.json").read_text())
+        (nd / f"{stage}.prov.json").write_text(json.dumps(dict(prov, device="cuda (NVIDIA Imaginary 80GB)")))
+    proc = audit(work, ids["dos"], "--stage", "train", "--stage", "record")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    out = proc.stdout
+    here = "cuda" if torch.cuda.is_available() else "cpu"  # a real GPU re-runs it, but is another model
+    assert f"re-running train on {here}" in out and "train: INCONCLUSIVE" in out
+    assert f"across devices: stored on cuda (NVIDIA Imaginary 80GB), re-run on {here}" in out
+    assert "model.pt:final_loss: stored" in out and "(not compared)" in out
+    assert "record: MATCH (across devices" in out
+    assert out.strip().splitlines()[-1] == "audit: no differences, but train could not be compared on this machine (see above)"
