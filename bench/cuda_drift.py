@@ -1,7 +1,7 @@
 """How far a network trained (and recorded) on the GPU lands from the same network on the CPU.
 
 ``pathint audit`` re-runs a stage on the CPU; for a stage whose provenance names a CUDA device it compares
-with ``pathint.audit.GPU_TOLERANCE`` instead of bitwise. This script measures whether that tolerance holds:
+with ``pathint.audit.CROSS_DEVICE_TOLERANCE`` instead of bitwise. This script measures whether that tolerance holds:
 one network of the default experiment (a DoS network unless ``--network``) is trained for several lengths
 on both devices, and the full-length GPU network is recorded on both devices on the evaluation set.
 
@@ -26,7 +26,7 @@ import torch  # noqa: E402
 
 from pathint.audit import (  # noqa: E402
     DECODE_FLIP_FRACTION,
-    GPU_TOLERANCE,
+    CROSS_DEVICE_TOLERANCE,
     Comparison,
     _compare_arrays,
     compare_model,
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     net = next(n for n in nets if (n.id == args.network if args.network else n.config.readout == "difference_of_softmaxes"))
     lengths = args.steps or [10, 100, net.config.n_steps]
     print(f"network {net.id} ({net.config.architecture} {net.config.activation} Ng {net.config.n_grid}, {net.config.readout}); "
-          f"{torch.cuda.get_device_name()}, torch {torch.__version__}, audit tolerance {GPU_TOLERANCE:g} (rtol = atol)")
+          f"{torch.cuda.get_device_name()}, torch {torch.__version__}, audit tolerance {CROSS_DEVICE_TOLERANCE:g} (rtol = atol)")
     tmp = Path(tempfile.mkdtemp(prefix="pathint-drift-"))
     for n in lengths:
         cfg = dataclasses.replace(net.config, n_steps=n)
@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> None:
                for d in (GPU, "cpu")}
         absd, reld = _weights_gap(tmp / f"{n}-{GPU}/model.pt", tmp / f"{n}-cpu/model.pt")
         cmp = Comparison("train")
-        compare_model(tmp / f"{n}-{GPU}/model.pt", tmp / f"{n}-cpu/model.pt", GPU_TOLERANCE, cmp, cross_device=True)
-        compare_train_log(tmp / f"{n}-{GPU}/train_log.csv", tmp / f"{n}-cpu/train_log.csv", GPU_TOLERANCE, cmp, cross_device=True)
+        compare_model(tmp / f"{n}-{GPU}/model.pt", tmp / f"{n}-cpu/model.pt", CROSS_DEVICE_TOLERANCE, cmp, cross_device=True)
+        compare_train_log(tmp / f"{n}-{GPU}/train_log.csv", tmp / f"{n}-cpu/train_log.csv", CROSS_DEVICE_TOLERANCE, cmp, cross_device=True)
         print(f"{n:6d} steps: max |Δw| {absd:.3g} ({reld:.3g} of the largest weight); loss gpu {res[GPU].final_loss:.5g} "
               f"cpu {res['cpu'].final_loss:.5g}; error gpu {res[GPU].final_error_cm:.3f} cpu {res['cpu'].final_error_cm:.3f} cm; "
               f"wall gpu {res[GPU].wall_time_s:.1f} s cpu {res['cpu'].wall_time_s:.1f} s; audit train comparison: "
@@ -82,9 +82,9 @@ def main(argv: list[str] | None = None) -> None:
     recs = {d: record(*load_network(model_path, device=d)[:2], traj, device=d) for d in (GPU, "cpu")}
     for name in ("activations", "decoded"):
         a, b = getattr(recs[GPU], name).astype(np.float64), getattr(recs["cpu"], name).astype(np.float64)
-        rows = ~np.isclose(a, b, rtol=GPU_TOLERANCE, atol=GPU_TOLERANCE).all(axis=1)
+        rows = ~np.isclose(a, b, rtol=CROSS_DEVICE_TOLERANCE, atol=CROSS_DEVICE_TOLERANCE).all(axis=1)
         cmp = Comparison("record")
-        _compare_arrays(name, getattr(recs[GPU], name), getattr(recs["cpu"], name), GPU_TOLERANCE, cmp,
+        _compare_arrays(name, getattr(recs[GPU], name), getattr(recs["cpu"], name), CROSS_DEVICE_TOLERANCE, cmp,
                         flips=DECODE_FLIP_FRACTION if name == "decoded" else 0.0)
         print(f"record {name}: max |Δ| {np.abs(a - b).max():.3g} (values up to {np.abs(b).max():.3g}); {rows.sum()} of "
               f"{rows.size} rows beyond the tolerance; audit record comparison: {'MATCH' if cmp.ok else 'DIFFER'}")

@@ -3,20 +3,22 @@
     python -m pathint audit <network-id> [--stage trajectories|train|record|score|all] [--config config.yaml]
 
 Each stage is re-run from the *stored* inputs of the stage (so a difference points at that stage alone)
-with the code checked out now, on the kind of device that produced it where this machine has one. Re-runs
-on the same device are compared bitwise: CPU stages are deterministic, and so is CUDA training on the same
-GPU model (tests/test_cuda.py). A stage stored from a GPU and re-run elsewhere (a CPU, another GPU model) is
-compared *across devices*, because float32 results differ in their last bits between kernels
-(``bench/cuda_drift.py``, docs/performance.md "GPU"):
+with the code checked out now, on the kind of device that produced it where this machine has one (a GPU
+stage on this machine's GPU), and compared bitwise first. On the same device model a bitwise difference is
+a difference: CPU stages are deterministic, and so is CUDA training on the same GPU model (tests/test_cuda.py;
+a whole pipeline's stages re-ran bitwise on an H100). A re-run on another model (provenance names it: "cpu
+(<model>)", "cuda (<GPU>)") that is not bitwise equal is compared *across devices*, because float results
+differ in their last bits between kernels and instruction sets (``bench/cuda_drift.py``, docs/performance.md):
 
-* recording: activations within ``GPU_TOLERANCE``; decoded positions come from a top-k over place cells, so
-  near-ties decode to another cell: at most ``DECODE_FLIP_FRACTION`` of the samples may differ beyond it.
+* trajectories, recording and scoring: numbers within ``CROSS_DEVICE_TOLERANCE``; decoded positions come from
+  a top-k over place cells, so near-ties decode to another cell: at most ``DECODE_FLIP_FRACTION`` of them
+  may differ beyond it, and the mean decoding errors stored beside them by ``DECODED_ERROR_RTOL``.
 * training cannot be checked across devices: the last-bit differences grow over the steps into a different
-  network of the same quality (measured on an H100 against the CPU: after 6,000 steps the weights differ by
-  half the largest weight, while the final loss agrees to 2e-5 and the decoding error to 0.07 cm; another
-  network's logged loss differed by 5 %). What must still agree is compared (config, status, steps, readout,
-  learning rates); the losses, errors and weights are shown side by side, and the stage's verdict is
-  INCONCLUSIVE: re-run the audit on the GPU model that trained it for a bitwise answer.
+  network of the same quality (measured, H100 against CPU: after 6,000 steps the weights differ by half the
+  largest weight while the final loss agrees to 2e-5 and the decoding error to 0.07 cm; for a 1,500-step
+  network the logged loss differed by up to 0.4 % and the decoding error by 0.4 cm). What must still agree is
+  compared (config, status, steps, readout, learning rates); losses, errors and weights are shown side by
+  side, and the verdict is INCONCLUSIVE: audit on the device model that trained it for a bitwise answer.
 
 Exit status: 0 when everything compared matches, 1 when something differs, 3 when nothing differs but a
 stage was inconclusive.
@@ -35,11 +37,11 @@ import numpy as np
 
 from .config import experiment_networks, load_experiment
 from .errors import ConfigError, DataError
-from .provenance import stage_code_hash
+from .provenance import cpu_name, stage_code_hash
 
 STAGES = ("trajectories", "train", "record", "score")
 #: Across devices (module doc): float32 kernels differ in the last bits; rtol = atol.
-GPU_TOLERANCE = 1e-4
+CROSS_DEVICE_TOLERANCE = 1e-4
 #: Across devices: fraction of decoded positions allowed to differ (top-k near-ties), and hence the relative
 #: change allowed in the mean decoding error stored beside them (1e-3 of samples moving a few cm).
 DECODE_FLIP_FRACTION = 1e-3
@@ -216,19 +218,26 @@ def compare_train_log(stored: Path, fresh: Path, tol: float, cmp: Comparison, cr
                          f"by up to {err:.3g} cm (not compared)")
 
 
-def rerun_device(prov: dict[str, Any] | None) -> tuple[str, bool]:
-    """Where to re-run a stage whose provenance is ``prov`` and whether that is the same device (bitwise).
+def rerun_name(device: str) -> str:
+    """This machine's ``device`` as provenance names it."""
+    from .precision import device_name
 
-    A stage stored from a GPU re-runs on this machine's GPU when it has one; that is "the same device" when
-    it is the same GPU model. Everything else re-runs on the CPU.
+    return device_name(device)
+
+
+def rerun_device(prov: dict[str, Any] | None) -> tuple[str, bool]:
+    """Where to re-run a stage whose provenance is ``prov``, and whether that is the same device model.
+
+    A stage stored from a GPU re-runs on this machine's GPU when it has one, everything else on the CPU.
+    Provenance written before devices carried their model (plain "cpu") counts as this processor.
     """
     stored = str((prov or {}).get("device") or "cpu")
     if not stored.startswith("cuda"):
-        return "cpu", True
+        return "cpu", stored in ("cpu", cpu_name())
     import torch
 
     if torch.cuda.is_available():
-        return "cuda", f"({torch.cuda.get_device_name()})" in stored
+        return "cuda", stored == rerun_name("cuda")
     return "cpu", False
 
 
@@ -358,41 +367,58 @@ def audit(
         out(f"    {d}")
     try:
         for stage in stages:
-            cmp = Comparison(stage)
             prov = _prov(nd / f"{stage}.prov.json") if stage != "trajectories" else _prov(results / "data/eval.prov.json")
-            device, same = rerun_device(prov) if stage in ("train", "record") else ("cpu", True)
-            tol, cross = (0.0, False) if same else (GPU_TOLERANCE, True)
+            device, same = rerun_device(prov)
             out(f"re-running {stage} on {device} into {tmp} …")
             if stage == "trajectories":
                 ev = config["evaluation"]
                 run.run_trajectories(tmp / "eval.h5", tmp / "eval.prov.json", kind="eval", seed=ev["seed"],
                                      n=ev["n_trajectories"], steps=ev["seq_len"], box=box)
-                compare_hdf5(results / "data/eval.h5", tmp / "eval.h5", 0.0, cmp)
+
+                def compare(tol: float, cmp: Comparison, cross: bool) -> None:
+                    compare_hdf5(results / "data/eval.h5", tmp / "eval.h5", tol, cmp)
             elif stage == "train":
                 tdir = tmp / "train"
                 runtime = dict(config["training"], device=device)
                 run.run_train(net.config.to_dict(), tdir, tmp / "train.prov.json", runtime=runtime,
                               threads=config["training"]["threads"])
-                compare_model(nd / "model.pt", tdir / "model.pt", tol, cmp, cross)
-                compare_train_log(nd / "train_log.csv", tdir / "train_log.csv", tol, cmp, cross)
+
+                def compare(tol: float, cmp: Comparison, cross: bool) -> None:
+                    compare_model(nd / "model.pt", tdir / "model.pt", tol, cmp, cross)
+                    compare_train_log(nd / "train_log.csv", tdir / "train_log.csv", tol, cmp, cross)
             elif stage == "record":
                 run.run_record(nd / "model.pt", results / "data/eval.h5", tmp / "activations.h5",
                                tmp / "record.prov.json", evaluation=config["evaluation"], device=device)
-                compare_hdf5(nd / "activations.h5", tmp / "activations.h5", tol, cmp, cross)
+
+                def compare(tol: float, cmp: Comparison, cross: bool) -> None:
+                    compare_hdf5(nd / "activations.h5", tmp / "activations.h5", tol, cmp, cross)
             elif stage == "score":
                 run.run_score(nd / "activations.h5", tmp / "ratemaps.h5", tmp / "units.parquet", tmp / "summary.json",
                               tmp / "score.prov.json", network_id=network_id, network=net.config.to_dict(),
                               scoring=config["scoring"], box=box)
-                compare_hdf5(nd / "ratemaps.h5", tmp / "ratemaps.h5", 0.0, cmp)
-                compare_table(nd / "units.parquet", tmp / "units.parquet", 0.0, cmp)
-                compare_summary(nd / "summary.json", tmp / "summary.json", 0.0, cmp)
+
+                def compare(tol: float, cmp: Comparison, cross: bool) -> None:
+                    compare_hdf5(nd / "ratemaps.h5", tmp / "ratemaps.h5", tol, cmp)
+                    compare_table(nd / "units.parquet", tmp / "units.parquet", tol, cmp)
+                    compare_summary(nd / "summary.json", tmp / "summary.json", tol, cmp)
             else:
                 raise ConfigError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)} or all")
+            # bitwise first: a re-run on another device often still matches exactly (same instruction set)
+            cmp = Comparison(stage)
+            compare(0.0, cmp, False)
+            where = f"stored on {(prov or {}).get('device')}, re-run on {rerun_name(device)}"
+            if cmp.ok:
+                how = "bitwise" + ("" if same else f", although {where}")
+            elif same:
+                how = "bitwise"
+            else:
+                cmp = Comparison(stage)
+                compare(CROSS_DEVICE_TOLERANCE, cmp, True)
+                how = f"across devices: {where}; pathint/audit.py says how"
             comparisons.append(cmp)
             verdict = "MATCH" if cmp.ok else f"DIFFER ({len(cmp.differences)} of {cmp.compared} items)"
             if cmp.ok and cmp.inconclusive:
                 verdict = "INCONCLUSIVE (what must agree does; the result itself cannot be compared across devices)"
-            how = "bitwise" if not cross else f"across devices: stored on {prov.get('device')}, re-run on {device}; pathint/audit.py says how"
             out(f"  {stage}: {verdict} ({how})")
             for d in cmp.differences[:20] + cmp.notes:
                 out(f"    {d}")

@@ -14,15 +14,17 @@ from typing import Iterator
 import torch
 
 from .errors import ConfigError
+from .provenance import cpu_name
 
 PRECISIONS = ("fp32", "tf32", "bf16")
 
 
 def device_name(device: torch.device) -> str:
-    """How provenance names a device: "cpu", or "cuda (NVIDIA H100 80GB HBM3)"; the audit re-runs bitwise only
-    on the same GPU model, so the model is part of the name."""
+    """How provenance names a device, model included: "cuda (NVIDIA H100 80GB HBM3)", "cpu (AMD EPYC 7B13)".
+
+    The audit expects bitwise equality only on the same model (``pathint.audit``)."""
     device = torch.device(device)
-    return f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)
+    return f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else cpu_name()
 
 
 def check_precision(precision: str) -> str:

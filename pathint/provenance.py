@@ -9,6 +9,7 @@ import platform
 import socket
 import sys
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -96,6 +97,24 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+@lru_cache(maxsize=None)
+def cpu_name() -> str:
+    """How provenance names this processor: ``"cpu (<model name>)"``.
+
+    Float results can differ in their last bits between processors (MKL and numpy choose code paths by
+    instruction set: measured, numpy 2.5's arctan2 and MKL's GEMM on an AVX-512 machine), so the audit treats
+    a re-run on another processor model as a comparison across devices.
+    """
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            model = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), "")
+    except OSError:
+        pass
+    model = model or platform.processor() or platform.machine()
+    return f"cpu ({model})" if model else "cpu"
+
+
 def record(
     stage: str,
     *,
@@ -103,17 +122,20 @@ def record(
     outputs: Iterable[str | os.PathLike] = (),
     config: Mapping[str, Any] | None = None,
     params: Mapping[str, Any] | None = None,
-    device: str = "cpu",
+    device: str | None = None,
     wall_time_s: float | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A provenance record for one job of ``stage``; write it with ``pathint.io.write_json``."""
+    """A provenance record for one job of ``stage``; write it with ``pathint.io.write_json``.
+
+    ``device``: where it ran (``pathint.precision.device_name``); default this processor (``cpu_name``).
+    """
     return {
         "stage": stage,
         "code_hash": stage_code_hash(stage),
         "pathint_version": __version__,
         "versions": package_versions(),
-        "device": device,
+        "device": device or cpu_name(),
         "host": socket.gethostname(),
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "wall_time_s": wall_time_s,

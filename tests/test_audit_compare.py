@@ -13,6 +13,7 @@ import torch
 
 from pathint import audit
 from pathint.audit import Comparison, compare_hdf5, compare_model, compare_train_log, rerun_device
+from pathint.provenance import cpu_name
 
 
 def _h5(path, act, dec, err):
@@ -34,7 +35,7 @@ def recording(tmp_path):
 def _compare(tmp_path, cross, act, dec, err):
     _h5(tmp_path / "fresh.h5", act, dec, err)
     cmp = Comparison("record")
-    compare_hdf5(tmp_path / "stored.h5", tmp_path / "fresh.h5", audit.GPU_TOLERANCE if cross else 0.0, cmp, cross)
+    compare_hdf5(tmp_path / "stored.h5", tmp_path / "fresh.h5", audit.CROSS_DEVICE_TOLERANCE if cross else 0.0, cmp, cross)
     return cmp
 
 
@@ -72,7 +73,7 @@ def test_cross_device_training_is_inconclusive_and_shows_the_outcomes_side_by_si
     _model(tmp_path / "a.pt", w)
     _model(tmp_path / "b.pt", w + 0.3, final_loss=6.2, final_error_cm=5.1)
     cmp = Comparison("train")
-    compare_model(tmp_path / "a.pt", tmp_path / "b.pt", audit.GPU_TOLERANCE, cmp, cross_device=True)
+    compare_model(tmp_path / "a.pt", tmp_path / "b.pt", audit.CROSS_DEVICE_TOLERANCE, cmp, cross_device=True)
     assert cmp.ok and cmp.inconclusive, cmp.differences
     assert "stored 6.1, re-run 6.2" in cmp.notes[0] and "stored 4.6 cm, re-run 5.1 cm" in cmp.notes[1]
     assert "largest difference 0.3" in cmp.notes[2]
@@ -91,7 +92,7 @@ def test_cross_device_training_still_compares_what_must_agree(tmp_path, change, 
     _model(tmp_path / "a.pt", w)
     _model(tmp_path / "b.pt", w, **change)
     cmp = Comparison("train")
-    compare_model(tmp_path / "a.pt", tmp_path / "b.pt", audit.GPU_TOLERANCE, cmp, cross_device=True)
+    compare_model(tmp_path / "a.pt", tmp_path / "b.pt", audit.CROSS_DEVICE_TOLERANCE, cmp, cross_device=True)
     assert [d.split(":")[1].split(" ")[0] for d in cmp.differences] == [named]
 
 
@@ -104,8 +105,8 @@ def test_cross_device_train_log_compares_steps_and_rates_and_shows_the_curves_ga
     )
     log.assign(lr=log.lr * 2).to_csv(tmp_path / "c.csv", index=False)
     cross, wrong_lr, bitwise = Comparison("train"), Comparison("train"), Comparison("train")
-    compare_train_log(tmp_path / "a.csv", tmp_path / "b.csv", audit.GPU_TOLERANCE, cross, cross_device=True)
-    compare_train_log(tmp_path / "a.csv", tmp_path / "c.csv", audit.GPU_TOLERANCE, wrong_lr, cross_device=True)
+    compare_train_log(tmp_path / "a.csv", tmp_path / "b.csv", audit.CROSS_DEVICE_TOLERANCE, cross, cross_device=True)
+    compare_train_log(tmp_path / "a.csv", tmp_path / "c.csv", audit.CROSS_DEVICE_TOLERANCE, wrong_lr, cross_device=True)
     compare_train_log(tmp_path / "a.csv", tmp_path / "b.csv", 0.0, bitwise)
     assert cross.ok and "up to 0.05 of its largest value" in cross.notes[0] and "3.3 cm" in cross.notes[0], cross.notes
     assert [d.split(":")[1] for d in wrong_lr.differences] == ["lr"]
@@ -114,7 +115,9 @@ def test_cross_device_train_log_compares_steps_and_rates_and_shows_the_curves_ga
 
 def test_rerun_device_follows_the_stored_device(monkeypatch):
     assert rerun_device(None) == ("cpu", True)
-    assert rerun_device({"device": "cpu"}) == ("cpu", True)
+    assert rerun_device({"device": "cpu"}) == ("cpu", True)  # provenance from before devices named their model
+    assert rerun_device({"device": cpu_name()}) == ("cpu", True)
+    assert rerun_device({"device": "cpu (Some Other Processor)"}) == ("cpu", False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert rerun_device({"device": "cuda (NVIDIA H100 80GB HBM3)"}) == ("cpu", False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)

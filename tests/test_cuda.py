@@ -14,7 +14,7 @@ import torch
 from test_models import ARCHS, inputs, make, reference
 from test_training import silent, state_equal, tiny
 
-from pathint.audit import GPU_TOLERANCE, Comparison, _compare_arrays
+from pathint.audit import CROSS_DEVICE_TOLERANCE, Comparison, _compare_arrays
 from pathint.models import SimpleCell
 from pathint.precision import device_precision
 from pathint.recording import record
@@ -133,12 +133,12 @@ def test_reduced_precisions_train_are_recorded_and_restore_the_switches(precisio
 
 
 def test_recording_on_the_gpu_matches_the_cpu_within_the_audit_tolerance(tmp_path):
-    """``pathint audit`` re-runs a GPU network's record stage on the CPU and compares with GPU_TOLERANCE."""
+    """``pathint audit`` re-runs a GPU network's record stage on the CPU and compares with CROSS_DEVICE_TOLERANCE."""
     cfg = tiny(n_grid=128, n_place=64, batch_size=64, n_steps=30, learning_rate=3e-3)
     train(cfg, tmp_path, TrainRuntime(**GPU), log=silent)
     traj = generate(rng(0, "cuda-eval"), 300, 50, TrajectoryParams())
     recs = [record(*load_network(tmp_path / "model.pt", device=d)[:2], traj, device=d, batch_size=100) for d in (CUDA, "cpu")]
     cmp = Comparison("record")
     for name in ("activations", "decoded"):
-        _compare_arrays(name, getattr(recs[0], name), getattr(recs[1], name), GPU_TOLERANCE, cmp)
+        _compare_arrays(name, getattr(recs[0], name), getattr(recs[1], name), CROSS_DEVICE_TOLERANCE, cmp)
     assert cmp.ok, cmp.differences

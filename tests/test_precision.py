@@ -54,5 +54,6 @@ def test_bad_precision_is_named():
             pass
 
 
-def test_device_name():
-    assert device_name(torch.device("cpu")) == "cpu"
+def test_device_name_includes_the_processor_model():
+    name = device_name(torch.device("cpu"))
+    assert name.startswith("cpu (") and name.endswith(")") and len(name) > len("cpu ()"), name

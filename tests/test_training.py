@@ -11,6 +11,7 @@ import torch
 
 from pathint.config import NetworkConfig
 from pathint.errors import ConfigError, DataError
+from pathint.provenance import cpu_name
 from pathint.readouts import Readout, decoding_error_cm
 from pathint.seeds import rng
 from pathint.training import (
@@ -74,7 +75,7 @@ def test_train_writes_outputs_and_load_network_round_trips(tmp_path):
     model, readout, cfg2, meta = load_network(tmp_path / "model.pt")
     assert cfg2 == cfg and isinstance(readout, Readout) and not model.training
     assert meta["status"] == "ok" and meta["steps"] == 12 and meta["network_id"] == cfg.id
-    assert {"torch", "numpy", "python"} <= set(meta["versions"]) and meta["device"] == "cpu"
+    assert {"torch", "numpy", "python"} <= set(meta["versions"]) and meta["device"] == cpu_name()
     assert meta["wall_time_s"] > 0
     # the readout comes back identical to the one drawn from the seed
     _, fresh_readout = init_network(cfg)
