@@ -144,8 +144,8 @@ def test_a_network_stored_from_another_device_is_audited_across_devices(tiny_pip
     assert proc.returncode == 1 and "activations.h5:trained/activations: max |difference| 0.01" in proc.stdout, proc.stdout
 
     blob = torch.load(nd / "model.pt", weights_only=True)
-    blob["state_dict"]["decoder.weight"] *= 1.001
-    blob["final_loss"] *= 1.0001
+    blob["state_dict"]["decoder.weight"] *= 1.01  # beyond the tolerance: a long run on another device
+    blob["final_loss"] *= 1.001
     torch.save(blob, nd / "model.pt")
     _from_another_device(work, nd / "model.pt", "train")
     proc = audit(work, ids["dos"], "--stage", "train")
