@@ -135,8 +135,15 @@ def test_training_is_deterministic_by_seed(tmp_path):
     assert not torch.equal(m0.state_dict()["cell.weight_hh"], a["cell.weight_hh"])
 
 
+@pytest.mark.xfail(
+    torch.backends.cpu.get_cpu_capability().startswith("AVX512"),
+    reason="measured on a 16-core AVX-512 Xeon (torch 2.11): MKL's GEMM there sums differently with 1 and 2+ "
+    "threads (weights 3e-8 apart after 4 steps); docs/performance.md",
+    strict=False,
+)
 def test_result_does_not_depend_on_the_thread_count(tmp_path):
-    """README and docs/performance.md: ``training.threads`` is a speed setting only (bitwise the same weights).
+    """README and docs/performance.md: on AVX2 processors ``training.threads`` is a speed setting only (bitwise
+    the same weights); on AVX-512 ones it is not, so a run, its resume and its audit use one thread count.
 
     Large enough (B 200, Ng 128) that torch's GEMMs and elementwise kernels split the work between threads.
     """
