@@ -66,6 +66,11 @@ class Comparison:
     def ok(self) -> bool:
         return not self.differences
 
+    def absorb(self, other: "Comparison") -> None:
+        """Count ``other``'s items and differences as this comparison's."""
+        self.compared += other.compared
+        self.differences += other.differences
+
 
 def _compare_arrays(
     name: str, a: np.ndarray, b: np.ndarray, tol: float, cmp: Comparison, rtol: float | None = None, flips: float = 0.0
@@ -164,8 +169,7 @@ def compare_model(stored: Path, fresh: Path, tol: float, cmp: Comparison, cross_
         _compare_arrays(f"model.pt:{key}", np.float64(a.get(key, np.nan)), np.float64(b.get(key, np.nan)), tol, near)
     _compare_parts(a, b, ("state_dict",), tol, near)
     if not cross_device or near.ok:
-        cmp.compared += near.compared
-        cmp.differences += near.differences
+        cmp.absorb(near)
     else:
         cmp.inconclusive = True
         for key, unit in (("final_loss", ""), ("final_error_cm", " cm")):
@@ -224,8 +228,7 @@ def compare_train_log(stored: Path, fresh: Path, tol: float, cmp: Comparison, cr
     near = Comparison(cmp.stage)
     _compare_frames(stored.name, a, b, tol, near, skip=("seconds_per_step",))
     if not cross_device or near.ok:
-        cmp.compared += near.compared
-        cmp.differences += near.differences
+        cmp.absorb(near)
         return
     outcomes = ("loss", "decoding_error_cm")
     cmp.inconclusive = True
@@ -235,13 +238,6 @@ def compare_train_log(stored: Path, fresh: Path, tol: float, cmp: Comparison, cr
         err = (a["decoding_error_cm"] - b["decoding_error_cm"]).abs().max()
         cmp.notes.append(f"{stored.name}: logged loss differs by up to {rel:.2g} of its largest value, decoding error "
                          f"by up to {err:.3g} cm (not compared)")
-
-
-def rerun_name(device: str) -> str:
-    """This machine's ``device`` as provenance names it."""
-    from .precision import device_name
-
-    return device_name(device)
 
 
 def rerun_device(prov: dict[str, Any] | None) -> tuple[str, bool]:
@@ -255,8 +251,10 @@ def rerun_device(prov: dict[str, Any] | None) -> tuple[str, bool]:
         return "cpu", stored in ("cpu", cpu_name())
     import torch
 
+    from .precision import device_name
+
     if torch.cuda.is_available():
-        return "cuda", stored == rerun_name("cuda")
+        return "cuda", stored == device_name("cuda")
     return "cpu", False
 
 
@@ -357,6 +355,7 @@ def audit(
 ) -> int:
     """Describe and re-run ``stages`` of one network; return 0 if every re-run matches, else 1."""
     from . import stages as run
+    from .precision import device_name
 
     config = load_experiment(config_path)
     nets = {n.id: n for n in experiment_networks(config, base_dir)}
@@ -425,7 +424,7 @@ def audit(
             # bitwise first: a re-run on another device often still matches exactly (same instruction set)
             cmp = Comparison(stage)
             compare(0.0, cmp, False)
-            where = f"stored on {(prov or {}).get('device')}, re-run on {rerun_name(device)}"
+            where = f"stored on {(prov or {}).get('device')}, re-run on {device_name(device)}"
             if cmp.ok:
                 how = "bitwise" + ("" if same else f", although {where}")
             elif same:

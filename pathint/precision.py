@@ -42,6 +42,7 @@ def device_precision(device: torch.device, precision: str = "fp32") -> Iterator[
     its products are always float32.
     """
     check_precision(precision)
+    device = torch.device(device)
     if device.type != "cuda":
         yield torch.autocast(device.type, enabled=False)
         return

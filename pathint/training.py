@@ -381,7 +381,7 @@ def train(
     k = start
     precision = ExitStack()  # the TF32 switches are process-wide: set for this loop only, restored after
     try:
-        autocast = precision.enter_context(device_precision(device, runtime.precision if use_cuda_precision else "fp32"))
+        autocast = precision.enter_context(device_precision(device, runtime.precision))  # a no-op on the CPU
         for k in range(start, cfg.n_steps):
             lr = learning_rate(cfg, k)
             for group in optimizer.param_groups:
