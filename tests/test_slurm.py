@@ -69,6 +69,8 @@ def cluster():
     res = _run(["bash", str(START)], ROOT, timeout=300, env=env)
     if res.returncode == 3:
         pytest.skip(f"SLURM packages unavailable: {res.stderr.strip()[-500:]}")
+    if res.returncode == 4:  # a real cluster's configuration in /etc/slurm: never replaced
+        pytest.skip(res.stderr.strip()[-500:])
     assert res.returncode == 0, f"start_slurm.sh failed:\n{res.stdout}\n{res.stderr}"
     yield env
     # Leave the daemons running only when asked (faster reruns while developing).

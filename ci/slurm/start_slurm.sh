@@ -20,7 +20,9 @@
 #   PATHINT_SLURM_GPUS       fake GPUs, 0 for none                   (default 2)
 #   PATHINT_SLURM_NO_INSTALL 1: never run apt-get; fail (exit 3) if packages are missing
 #
-# Exit status: 0 ready, 1 error, 2 not root, 3 packages missing and not installable.
+# Exit status: 0 ready, 1 error, 2 not root, 3 packages missing and not installable, 4 /etc/slurm holds a
+# configuration this script did not write (a real cluster's: never replaced; ci/slurm/stop_slurm.sh removes
+# only the files carrying the MARK line below).
 # The fake GPUs are character devices with /dev/null's numbers made with mknod: slurmd only binds
 # gres to real device nodes (it then sets CUDA_VISIBLE_DEVICES / SLURM_JOB_GPUS), a plain file is ignored.
 set -euo pipefail
@@ -34,9 +36,17 @@ START=$SECONDS
 
 say()  { printf '[start_slurm %3ds] %s\n' $(( SECONDS - START )) "$*"; }
 fail() { printf '[start_slurm] ERROR: %s\n' "$1" >&2; exit "${2:-1}"; }
+MARK="# written by pathint ci/slurm/start_slurm.sh: single-node test cluster, do not use in production"
+
+# ours <file>: absent, or written by this script: its first line is MARK, or (earlier versions wrote no MARK)
+# it names this script's state directory, which no real cluster's configuration does
+ours() { [ ! -e "$1" ] || [ "$(head -n1 "$1")" = "$MARK" ] || grep -qF "$D/" "$1"; }
 
 [ "$(id -u)" -eq 0 ] || fail "must run as root (daemons, /etc/slurm, mknod)" 2
 [ "$ACCT" = none ] || [ "$ACCT" = slurmdbd ] || fail "PATHINT_SLURM_ACCT=$ACCT: expected none or slurmdbd"
+for f in slurm.conf gres.conf slurmdbd.conf; do
+    ours "/etc/slurm/$f" || fail "/etc/slurm/$f exists and was not written by this script: refusing to replace a real SLURM configuration (move it away to start the test cluster here)" 4
+done
 mkdir -p "$D/ctld" "$D/spool" "$D/log" "$D/pid" "$D/munge" "$D/dev" /etc/slurm
 SOCK="$D/munge/socket"
 NOISE="$D/log/noise.log"
@@ -107,7 +117,7 @@ for p in $PARTITIONS; do
 done
 partition_lines=${partition_lines%$'\n'}
 
-conf="# written by pathint ci/slurm/start_slurm.sh: single-node test cluster, do not use in production
+conf="$MARK
 ClusterName=pathint
 SlurmctldHost=$HOST(127.0.0.1)
 SlurmUser=root
@@ -151,6 +161,7 @@ NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM_MB $node_gres State
 $partition_lines"
 
 gres=""
+if [ "$NGPU" -gt 0 ]; then gres="$MARK"$'\n'; fi
 for (( i = 0; i < NGPU; i++ )); do
     dev="$D/dev/fakegpu$i"
     [ -c "$dev" ] || { rm -f "$dev"; mknod -m 666 "$dev" c 1 3; }
@@ -208,6 +219,7 @@ CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY 'pathint-ci';
 GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';
 SQL
     cat >/etc/slurm/slurmdbd.conf <<DBD
+$MARK
 AuthType=auth/munge
 AuthInfo=socket=$SOCK
 DbdHost=localhost
