@@ -76,6 +76,9 @@ def cluster():
     # Leave the daemons running only when asked (faster reruns while developing).
     if os.environ.get("PATHINT_SLURM_KEEP") != "1":
         _run(["bash", str(STOP)], ROOT, timeout=120, env=env)
+        # a slurm.conf left behind makes every later snakemake start wait ~9 s (ci/slurm/stop_slurm.sh)
+        conf = Path("/etc/slurm/slurm.conf")
+        assert not conf.exists() or "pathint" not in conf.read_text().splitlines()[0], f"{conf} left behind"
 
 
 def _last_job_id() -> int:
