@@ -78,7 +78,7 @@ def cluster():
         _run(["bash", str(STOP)], ROOT, timeout=120, env=env)
         # a slurm.conf left behind makes every later snakemake start wait ~9 s (ci/slurm/stop_slurm.sh)
         conf = Path("/etc/slurm/slurm.conf")
-        assert not conf.exists() or "pathint" not in conf.read_text().splitlines()[0], f"{conf} left behind"
+        assert not conf.exists() or "pathint" not in (conf.read_text().splitlines() or [""])[0], f"{conf} left behind"
 
 
 def _last_job_id() -> int:
