@@ -1,7 +1,8 @@
 """How far a network trained (and recorded) on the GPU lands from the same network on the CPU.
 
-``pathint audit`` re-runs a stage on the CPU; for a stage whose provenance names a CUDA device it compares
-with ``pathint.audit.CROSS_DEVICE_TOLERANCE`` instead of bitwise. This script measures whether that tolerance holds:
+``pathint audit`` re-runs a stage stored from a GPU on this machine's GPU, or on the CPU where there is none;
+a re-run on another device model that is not bitwise equal is compared with
+``pathint.audit.CROSS_DEVICE_TOLERANCE``. This script measures whether that tolerance holds:
 one network of the default experiment (a DoS network unless ``--network``) is trained for several lengths
 on both devices, and the full-length GPU network is recorded on both devices on the evaluation set.
 
@@ -31,6 +32,7 @@ from pathint.audit import (  # noqa: E402
     _compare_arrays,
     compare_model,
     compare_train_log,
+    weights_gap,
 )
 from pathint.config import experiment_networks, load_experiment  # noqa: E402
 from pathint.recording import record  # noqa: E402
@@ -42,10 +44,7 @@ GPU = "cuda"
 
 
 def _weights_gap(a: Path, b: Path) -> tuple[float, float]:
-    sa, sb = (torch.load(p, weights_only=True, map_location="cpu")["state_dict"] for p in (a, b))
-    diff = max((sa[k].double() - sb[k].double()).abs().max().item() for k in sa)
-    scale = max(sa[k].abs().max().item() for k in sa)
-    return diff, diff / scale
+    return weights_gap(*(torch.load(p, weights_only=True, map_location="cpu")["state_dict"] for p in (a, b)))
 
 
 def main(argv: list[str] | None = None) -> None:

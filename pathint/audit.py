@@ -66,10 +66,27 @@ class Comparison:
     def ok(self) -> bool:
         return not self.differences
 
-    def absorb(self, other: "Comparison") -> None:
-        """Count ``other``'s items and differences as this comparison's."""
-        self.compared += other.compared
-        self.differences += other.differences
+    def settle(self, near: "Comparison", cross_device: bool) -> bool:
+        """Take the outcome comparison ``near`` (items that drift across devices) as this one's, unless it
+        was made across devices and differs: then mark this comparison inconclusive and return False, and
+        the caller notes the values side by side instead (module doc)."""
+        if cross_device and not near.ok:
+            self.inconclusive = True
+            return False
+        self.compared += near.compared
+        self.differences += near.differences
+        return True
+
+
+def weights_gap(a: dict, b: dict) -> tuple[float, float] | None:
+    """Largest absolute difference between two state dicts' common tensors, and that difference relative to
+    the largest weight of ``a``; None when they share no tensor."""
+    common = [k for k in a if k in b and a[k].shape == b[k].shape]
+    if not common:
+        return None
+    gap = max(float((a[k].double() - b[k].double()).abs().max()) for k in common)
+    scale = max(float(a[k].abs().max()) for k in common) or 1.0
+    return gap, gap / scale
 
 
 def _compare_arrays(
@@ -168,18 +185,12 @@ def compare_model(stored: Path, fresh: Path, tol: float, cmp: Comparison, cross_
     for key in ("final_loss", "final_error_cm"):
         _compare_arrays(f"model.pt:{key}", np.float64(a.get(key, np.nan)), np.float64(b.get(key, np.nan)), tol, near)
     _compare_parts(a, b, ("state_dict",), tol, near)
-    if not cross_device or near.ok:
-        cmp.absorb(near)
-    else:
-        cmp.inconclusive = True
+    if not cmp.settle(near, cross_device):
         for key, unit in (("final_loss", ""), ("final_error_cm", " cm")):
             cmp.notes.append(f"model.pt:{key}: stored {a.get(key, float('nan')):.6g}{unit}, re-run {b.get(key, float('nan')):.6g}{unit} (not compared)")
-        wa, wb = a.get("state_dict", {}), b.get("state_dict", {})
-        common = [k for k in wa if k in wb and wa[k].shape == wb[k].shape]
-        if common:
-            gap = max(float((wa[k].double() - wb[k].double()).abs().max()) for k in common)
-            scale = max(float(wa[k].abs().max()) for k in common) or 1.0
-            cmp.notes.append(f"model.pt:state_dict: largest difference {gap:.3g}, {gap / scale:.3g} of the largest weight (not compared)")
+        gap = weights_gap(a.get("state_dict", {}), b.get("state_dict", {}))
+        if gap is not None:
+            cmp.notes.append(f"model.pt:state_dict: largest difference {gap[0]:.3g}, {gap[1]:.3g} of the largest weight (not compared)")
     _compare_parts(a, b, ("readout",), tol, cmp)
 
 
@@ -227,11 +238,9 @@ def compare_train_log(stored: Path, fresh: Path, tol: float, cmp: Comparison, cr
     a, b = pd.read_csv(stored), pd.read_csv(fresh)
     near = Comparison(cmp.stage)
     _compare_frames(stored.name, a, b, tol, near, skip=("seconds_per_step",))
-    if not cross_device or near.ok:
-        cmp.absorb(near)
+    if cmp.settle(near, cross_device):
         return
     outcomes = ("loss", "decoding_error_cm")
-    cmp.inconclusive = True
     _compare_frames(stored.name, a, b, tol, cmp, skip=("seconds_per_step", *outcomes))
     if len(a) == len(b) and set(outcomes) <= set(a.columns) & set(b.columns):
         rel = (a["loss"] - b["loss"]).abs().max() / a["loss"].abs().max()

@@ -17,7 +17,6 @@ import math
 import platform
 import sys
 import time
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -379,70 +378,69 @@ def train(
     last_loss, last_err = float("nan"), float("nan")
     bar = _progress(runtime, log, cfg.n_steps, start, f"train {cfg.id}")
     k = start
-    precision = ExitStack()  # the TF32 switches are process-wide: set for this loop only, restored after
     try:
-        autocast = precision.enter_context(device_precision(device, runtime.precision))  # a no-op on the CPU
-        for k in range(start, cfg.n_steps):
-            lr = learning_rate(cfg, k)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            vel, pos, p0 = batches(k)
-            loss, z = training_step(model, readout, optimizer, vel, pos, p0, dropout_generator(cfg, k, device), autocast)
-            first_bad.masked_fill_(~torch.isfinite(loss.detach()) & (first_bad < 0), k)
+        # the TF32 switches are process-wide: set for this loop only, restored after (a no-op on the CPU)
+        with device_precision(device, runtime.precision) as autocast:
+            for k in range(start, cfg.n_steps):
+                lr = learning_rate(cfg, k)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                vel, pos, p0 = batches(k)
+                loss, z = training_step(model, readout, optimizer, vel, pos, p0, dropout_generator(cfg, k, device), autocast)
+                first_bad.masked_fill_(~torch.isfinite(loss.detach()) & (first_bad < 0), k)
 
-            done = k + 1
-            is_log = done % runtime.log_every == 0 or done == 1 or done == cfg.n_steps
-            is_ckpt = done % runtime.checkpoint_every == 0 and done < cfg.n_steps
-            stopping = stop_after is not None and done >= stop_after
-            if is_log or is_ckpt or stopping:
-                fb = int(first_bad)
-                if fb >= 0:
-                    status, diverged_step = "diverged", fb
+                done = k + 1
+                is_log = done % runtime.log_every == 0 or done == 1 or done == cfg.n_steps
+                is_ckpt = done % runtime.checkpoint_every == 0 and done < cfg.n_steps
+                stopping = stop_after is not None and done >= stop_after
+                if is_log or is_ckpt or stopping:
+                    fb = int(first_bad)
+                    if fb >= 0:
+                        status, diverged_step = "diverged", fb
+                        last_loss = float(loss.detach())
+                        rows.append({"step": done, "loss": last_loss, "decoding_error_cm": float("nan"), "lr": lr,
+                                     "seconds_per_step": (time.perf_counter() - t_last) / max(done - step_last, 1)})
+                        log(f"loss became non-finite at step {fb + 1}; stopping (status 'diverged')")
+                        break
+                if is_log:
+                    from .readouts import decoding_error_cm
+
                     last_loss = float(loss.detach())
-                    rows.append({"step": done, "loss": last_loss, "decoding_error_cm": float("nan"), "lr": lr,
-                                 "seconds_per_step": (time.perf_counter() - t_last) / max(done - step_last, 1)})
-                    log(f"loss became non-finite at step {fb + 1}; stopping (status 'diverged')")
-                    break
-            if is_log:
-                from .readouts import decoding_error_cm
-
-                last_loss = float(loss.detach())
-                last_err = decoding_error_cm(readout, z.detach().float(), pos)
-                now = time.perf_counter()
-                rows.append(
-                    {
-                        "step": done,
-                        "loss": last_loss,
-                        "decoding_error_cm": last_err,
-                        "lr": lr,
-                        "seconds_per_step": (now - t_last) / max(done - step_last, 1),
-                    }
-                )
-                t_last, step_last = now, done
+                    last_err = decoding_error_cm(readout, z.detach().float(), pos)
+                    now = time.perf_counter()
+                    rows.append(
+                        {
+                            "step": done,
+                            "loss": last_loss,
+                            "decoding_error_cm": last_err,
+                            "lr": lr,
+                            "seconds_per_step": (now - t_last) / max(done - step_last, 1),
+                        }
+                    )
+                    t_last, step_last = now, done
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{last_loss:.4g}", err_cm=f"{last_err:.1f}", refresh=False)
                 if bar is not None:
-                    bar.set_postfix(loss=f"{last_loss:.4g}", err_cm=f"{last_err:.1f}", refresh=False)
-            if bar is not None:
-                bar.update(1)
-            if is_ckpt:
-                _save(
-                    {
-                        "format": MODEL_FORMAT + "-checkpoint",
-                        "config": cfg.to_dict(),
-                        "state_dict": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "step": done,
-                        "log_rows": rows,
-                        "wall_time_s": wall_before + time.perf_counter() - t0,
-                    },
-                    ckpt_path,
-                )
-            if stopping:
-                return TrainResult("stopped", done, last_loss, last_err, device_name(device), wall_before + time.perf_counter() - t0,
-                                   resumed_from, None, None, rows)
+                    bar.update(1)
+                if is_ckpt:
+                    _save(
+                        {
+                            "format": MODEL_FORMAT + "-checkpoint",
+                            "config": cfg.to_dict(),
+                            "state_dict": model.state_dict(),
+                            "optimizer": optimizer.state_dict(),
+                            "step": done,
+                            "log_rows": rows,
+                            "wall_time_s": wall_before + time.perf_counter() - t0,
+                        },
+                        ckpt_path,
+                    )
+                if stopping:
+                    return TrainResult("stopped", done, last_loss, last_err, device_name(device), wall_before + time.perf_counter() - t0,
+                                       resumed_from, None, None, rows)
     finally:
         if bar is not None:
             bar.close()
-        precision.close()
 
     steps_done = k + 1 if cfg.n_steps > start else start
     wall = wall_before + time.perf_counter() - t0
