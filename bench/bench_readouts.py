@@ -2,7 +2,9 @@
 
 Compares ``pathint.readouts`` (torch float32) with a plain float64 numpy implementation of the same
 formulas written here, in the same run, checks they agree, and prints both times and the ratio
-(goal: >= 10x). Also times ``pathint.trajectories.generate`` for one batch and the top-3 decoder.
+(goal: >= 10x). Also times ``pathint.trajectories.generate`` for one batch and the top-3 decoder, and
+every place code's targets for the same batch as a ratio to DoS's, with and without
+:func:`pathint.readouts.exp_flushed` (torch's CPU ``exp`` is slow for results that underflow).
 
     .venv/bin/python bench/bench_readouts.py [--repeats 30] [--device cpu]
 """
@@ -21,7 +23,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pathint.config import NetworkConfig  # noqa: E402
-from pathint.readouts import make_readout  # noqa: E402
+from pathint import readouts as readouts_mod  # noqa: E402
+from pathint.readouts import PLACE_CODES, make_readout  # noqa: E402
 from pathint.seeds import rng as seeded_rng  # noqa: E402
 from pathint.trajectories import TrajectoryParams, generate  # noqa: E402
 
@@ -120,6 +123,53 @@ def main() -> None:
 
     t_gen = timeit(lambda: generate(np.random.default_rng(1), args.batch, args.steps, params), args.repeats)
     print(f"trajectories.generate B={args.batch}, T={args.steps}: {t_gen * 1e3:.3f} ms")
+    place_code_targets(pos_t, args.repeats, sync, device)
+    exp_by_range(args.repeats, sync, device)
+
+
+def place_code_targets(pos: torch.Tensor, repeats: int, sync, device: torch.device) -> None:
+    """Each place code's targets for the batch, as a ratio to DoS's time in this run; the exponential
+    codes also with plain ``torch.exp`` in place of ``exp_flushed`` (what they used before) and the two
+    compared bit for bit."""
+    print("place-code targets for the same batch (time / DoS time, same run):")
+    t_dos = None
+    for name in ("difference_of_softmaxes",) + tuple(n for n in PLACE_CODES if n != "difference_of_softmaxes"):
+        extra = {"gaussian_normalisation": "none"} if name == "gaussian" else {}
+        for variant in ({"gaussian_normalisation": "softmax"}, extra) if name == "gaussian" else (extra,):
+            cfg = NetworkConfig(readout=name, n_place=512, place_cell_rf=0.12, surround_scale=2.0, **variant)
+            ro = make_readout(cfg, seeded_rng(cfg.seed, "readout")).to(device)
+            label = name + (f" ({variant['gaussian_normalisation']})" if variant else "")
+            t = timeit(lambda: ro.encode(pos), repeats, sync)
+            t_dos = t_dos or t
+            line = f"  {label:34s}: {t / t_dos:6.2f}"
+            if name in ("difference_of_gaussians", "general_difference_of_gaussians") or variant.get("gaussian_normalisation") == "none":
+                y = ro.encode(pos)
+                readouts_mod.exp_flushed = torch.exp  # what the code did before exp_flushed
+                try:
+                    t_plain = timeit(lambda: ro.encode(pos), repeats, sync)
+                    y_plain = ro.encode(pos)
+                finally:
+                    readouts_mod.exp_flushed = _EXP_FLUSHED
+                same = "bitwise the same" if torch.equal(y, y_plain) else f"max |diff| {float((y - y_plain).abs().max()):.1e}"
+                line += f"   with torch.exp: {t_plain / t_dos:6.2f} (x{t_plain / t:.2f}), targets {same}"
+            print(line)
+
+
+def exp_by_range(repeats: int, sync, device: torch.device) -> None:
+    """``torch.exp`` and ``exp_flushed`` of 2^20 float32 numbers drawn in ranges whose results are normal,
+    subnormal or underflow to 0, as ratios to ``torch.exp`` over the normal range (same run)."""
+    g = torch.Generator().manual_seed(0)
+    xs = {lo_hi: torch.empty(1 << 20).uniform_(*lo_hi, generator=g).to(device) for lo_hi in ((-80.0, 0.0), (-103.0, -88.0), (-300.0, -110.0))}
+    ref = None
+    print("exp of 2^20 numbers (time / torch.exp over [-80, 0], same run):")
+    for (lo, hi), x in xs.items():
+        t_exp = timeit(lambda: torch.exp(x), repeats, sync)
+        ref = ref or t_exp
+        t_fl = timeit(lambda: readouts_mod.exp_flushed(x), repeats, sync)
+        print(f"  x in [{lo:6.0f}, {hi:4.0f}]: torch.exp {t_exp / ref:6.2f}, exp_flushed {t_fl / ref:6.2f}")
+
+
+_EXP_FLUSHED = readouts_mod.exp_flushed
 
 
 if __name__ == "__main__":

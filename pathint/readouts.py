@@ -74,6 +74,24 @@ _ENCODE_CHUNK_ELEMENTS = 1 << 24
 _DECODE_CHUNK_ELEMENTS = 1 << 22
 #: Von Mises concentration of the angle units of the polar code.
 POLAR_KAPPA = 1.0
+#: exp_flushed: inputs below are clamped (exp(-87) is a normal float32) and results up to the value zeroed.
+_EXP_FLOOR = -87.0
+_EXP_FLOOR_VALUE = math.exp(_EXP_FLOOR) * (1 + 1e-6)
+
+
+def exp_flushed(x: torch.Tensor) -> torch.Tensor:
+    """``exp(x)``, except that every result at or below ``exp(-87) ≈ 1.6e-38`` (just above the smallest
+    normal float32) is 0 instead of a tiny normal, subnormal or underflowed number; every larger result is
+    torch's ``exp``, bit for bit. NaN stays NaN.
+
+    Why: torch's CPU ``exp`` (MKL) takes a slow path for each result that underflows, 15-50 times slower
+    per element than for ordinary ones, so the inputs are clamped at -87 first and the results at the
+    clamp zeroed afterwards. The place codes exponentiate scaled squared distances over a whole arena,
+    where many results underflow: with plain ``exp`` a DoG readout's targets took about 1.4 times as long
+    (``bench/bench_readouts.py`` prints both). After DoG's shift and rescale the targets come out bitwise
+    the same in practice (tests/test_readouts.py checks a training batch).
+    """
+    return torch.nn.functional.threshold(torch.exp(x.clamp_min(_EXP_FLOOR)), _EXP_FLOOR_VALUE, 0.0)
 
 
 def _tensor(a: Any, device: torch.device | str | None = None) -> torch.Tensor:
@@ -285,11 +303,16 @@ class Readout:
             # Direct differences: q is exactly 0 at a cell's own centre and r = q / s^2 <= q in float
             # arithmetic, so exp(-q) - exp(-r) <= 0 holds exactly (the dip is a small difference of
             # two exponentials, which the cheaper matmul expansion would blur).
-            dx = x[:, 0:1] - t["centres_T"][0]
+            if F == 1:  # -q and -r written straight into their halves of the result (no stack copy)
+                qr = x.new_empty((M, 2, n))
+                dx = torch.sub(x[:, 0:1], t["centres_T"][0], out=qr[:, 0])
+            else:
+                dx = x[:, 0:1] - t["centres_T"][0]
             dy = x[:, 1:2] - t["centres_T"][1]
             out = dx.mul_(dx).addcmul_(dy, dy).mul_(t["neg_inv_2sig2"])
             if F == 1:
-                return torch.stack([out, out * t["inv_s2_flat"]], dim=1)
+                torch.mul(out, t["inv_s2_flat"], out=qr[:, 1])
+                return qr
         else:
             # |x - u|^2 by matmul expansion (one addmm; relative error ~1e-5 in the targets at
             # sigma = 0.12, ~1e-4 at sigma = 0.04)
@@ -310,7 +333,7 @@ class Readout:
             return (
                 torch.softmax(qr[:, 0], dim=-1)
                 if self.normalisation == "softmax"
-                else torch.exp(qr[:, 0].clamp_max(0.0))
+                else exp_flushed(qr[:, 0].clamp_max(0.0))
             )
         if name == "softmax_of_differences":
             return torch.softmax(qr[:, 0] - qr[:, 1], dim=-1)
@@ -318,7 +341,7 @@ class Readout:
             sm = torch.softmax(qr, dim=-1)  # both softmaxes in one call over [M, 2, n]
             z = sm[:, 0] - sm[:, 1]
         else:  # true / general DoG, scaled by exp(-m) (y is invariant to it) so it cannot underflow
-            e = torch.exp(qr.sub_(qr.amax(dim=(1, 2), keepdim=True)))
+            e = exp_flushed(qr.sub_(qr.amax(dim=(1, 2), keepdim=True)))
             if name == "difference_of_gaussians":
                 z = e[:, 0] - e[:, 1]
             else:
@@ -334,14 +357,14 @@ class Readout:
         qr = self._neg_q_r(pos.reshape(-1, 2)).clamp_max(0.0)  # q >= 0 (matmul rounding aside)
         neg_q = qr[:, 0]
         if self.name == "gaussian":
-            z = torch.exp(neg_q)
+            z = exp_flushed(neg_q)
         elif self.name == "softmax_of_differences":
             z = neg_q - qr[:, 1]
         elif self.name == "difference_of_softmaxes":
             z = torch.softmax(neg_q, dim=-1) - torch.softmax(qr[:, 1], dim=-1)
         else:
             a_e, a_i = (1.0, 1.0) if self.name == "difference_of_gaussians" else (self.alpha_e, self.alpha_i)
-            z = a_e * torch.exp(neg_q) - a_i * torch.exp(qr[:, 1])
+            z = a_e * exp_flushed(neg_q) - a_i * exp_flushed(qr[:, 1])
         return z.reshape(*pos.shape[:-1], self.n_out)
 
     # ------------------------------------------------------------------ loss

@@ -131,6 +131,28 @@ def test_dog_far_from_all_centres_has_no_nan():
     torch.testing.assert_close(y.sum(-1), torch.ones(2), atol=1e-5, rtol=0)
 
 
+def test_exp_flushed_is_torch_exp_above_its_floor():
+    g = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.empty(20000).uniform_(-300.0, 10.0, generator=g),
+                   torch.tensor([-87.0, -86.99, -87.01, 0.0, -math.inf, math.nan])])  # fmt: skip
+    e, ref = R.exp_flushed(x), torch.exp(x)
+    kept = ref > R._EXP_FLOOR_VALUE
+    assert torch.equal(e[kept], ref[kept])
+    assert torch.all(e[~kept & ~x.isnan()] == 0.0) and int((~kept).sum()) > 10000
+    assert e[-1].isnan()
+
+
+@pytest.mark.parametrize("name", ["difference_of_gaussians", "general_difference_of_gaussians"])
+@pytest.mark.parametrize("sigma", [0.04, 0.12])
+def test_dog_targets_bitwise_as_with_plain_exp(name, sigma, positions, monkeypatch):
+    """Flushing the exponentials' smallest results (for speed) leaves a batch's DoG targets bit for bit as
+    plain ``exp`` gives them: those results vanish in the shift by the row's minimum."""
+    ro = build(readout=name, place_cell_rf=sigma, alpha_e=2.0, alpha_i=0.5)
+    y = ro.encode(positions)
+    monkeypatch.setattr(R, "exp_flushed", torch.exp)
+    assert torch.equal(y, ro.encode(positions))
+
+
 def test_gaussian_none_is_unnormalised_and_mse():
     ro = build(readout="gaussian", gaussian_normalisation="none")
     assert ro.loss_kind == "mse"
