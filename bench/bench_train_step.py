@@ -12,6 +12,8 @@ Two more rows put the number in context:
   percentage is the best this algorithm can reach with torch's CPU GEMM at that thread count: at B 200 the
   recurrence is 2·T products of 200 rows that are inherently sequential, and two threads share 200 rows less
   well than one thread uses them.
+- like the pipeline's training process, the benchmark keeps freed memory in the heap
+  (:func:`pathint.malloc.keep_freed_memory`); ``--malloc-defaults`` leaves glibc's defaults instead.
 - ``--threads`` takes several counts; by default torch's default and 1, because the pipeline trains one
   network per core (``training.threads: 1``) and that is the number that matters for a sweep.
 
@@ -34,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+from pathint.malloc import keep_freed_memory  # noqa: E402
 from pathint.models import SimpleCell  # noqa: E402
 from pathint.precision import PRECISIONS, device_precision  # noqa: E402
 
@@ -146,13 +149,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--compare-backends", action="store_true", help="also time torch's fused RNN kernel")
     ap.add_argument("--precision", nargs="+", default=["fp32"], choices=PRECISIONS,
                     help="CUDA rows: training precision (the peak stays the fp32 product); CPU rows are always fp32")
+    ap.add_argument("--malloc-defaults", action="store_true", help="do not keep freed memory in the heap (glibc's defaults)")
     args = ap.parse_args(argv)
+    kept = False if args.malloc_defaults else keep_freed_memory()
     default_threads = torch.get_num_threads()
     threads = args.threads or sorted({default_threads, 1}, reverse=True)
     devices = args.device or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     if any(d.startswith("cuda") for d in devices) and not torch.cuda.is_available():
         ap.error(f"--device cuda: torch {torch.__version__} sees no CUDA device on this machine (CPU build or no GPU)")
-    print(f"torch {torch.__version__}; B={B} T={T} Np={NP} DoS readout, RNN relu; median of {args.reps} paired ratios")
+    print(f"torch {torch.__version__}; B={B} T={T} Np={NP} DoS readout, RNN relu; median of {args.reps} paired ratios; "
+          f"freed memory kept in the heap: {'yes' if kept else 'no'}")
     for dev in devices:
         device = torch.device(dev)
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
