@@ -84,10 +84,10 @@ def exp_flushed(x: torch.Tensor) -> torch.Tensor:
     normal float32) is 0 instead of a tiny normal, subnormal or underflowed number; every larger result is
     torch's ``exp``, bit for bit. NaN stays NaN.
 
-    Why: torch's CPU ``exp`` (MKL) takes a slow path for each result that underflows, 15-50 times slower
+    Why: torch's CPU ``exp`` (MKL) takes a slow path for each result that underflows, 14-49 times slower
     per element than for ordinary ones, so the inputs are clamped at -87 first and the results at the
     clamp zeroed afterwards. The place codes exponentiate scaled squared distances over a whole arena,
-    where many results underflow: with plain ``exp`` a DoG readout's targets took about 1.4 times as long
+    where many results underflow: with plain ``exp`` a DoG readout's targets took 1.25-1.5 times as long
     (``bench/bench_readouts.py`` prints both). After DoG's shift and rescale the targets come out bitwise
     the same in practice (tests/test_readouts.py checks a training batch).
     """
