@@ -142,7 +142,8 @@ def place_code_targets(pos: torch.Tensor, repeats: int, sync, device: torch.devi
             t = timeit(lambda: ro.encode(pos), repeats, sync)
             t_dos = t_dos or t
             line = f"  {label:34s}: {t / t_dos:6.2f}"
-            if name in ("difference_of_gaussians", "general_difference_of_gaussians") or variant.get("gaussian_normalisation") == "none":
+            uses_exp = name in ("difference_of_gaussians", "general_difference_of_gaussians")
+            if uses_exp or variant.get("gaussian_normalisation") == "none":
                 y = ro.encode(pos)
                 readouts_mod.exp_flushed = torch.exp  # what the code did before exp_flushed
                 try:
@@ -159,7 +160,8 @@ def exp_by_range(repeats: int, sync, device: torch.device) -> None:
     """``torch.exp`` and ``exp_flushed`` of 2^20 float32 numbers drawn in ranges whose results are normal,
     subnormal or underflow to 0, as ratios to ``torch.exp`` over the normal range (same run)."""
     g = torch.Generator().manual_seed(0)
-    xs = {lo_hi: torch.empty(1 << 20).uniform_(*lo_hi, generator=g).to(device) for lo_hi in ((-80.0, 0.0), (-103.0, -88.0), (-300.0, -110.0))}
+    ranges = ((-80.0, 0.0), (-103.0, -88.0), (-300.0, -110.0))
+    xs = {lo_hi: torch.empty(1 << 20).uniform_(*lo_hi, generator=g).to(device) for lo_hi in ranges}
     ref = None
     print("exp of 2^20 numbers (time / torch.exp over [-80, 0], same run):")
     for (lo, hi), x in xs.items():
