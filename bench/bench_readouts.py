@@ -28,6 +28,8 @@ from pathint.readouts import PLACE_CODES, make_readout  # noqa: E402
 from pathint.seeds import rng as seeded_rng  # noqa: E402
 from pathint.trajectories import TrajectoryParams, generate  # noqa: E402
 
+_EXP_FLUSHED = readouts_mod.exp_flushed  # restored after the timings with plain torch.exp
+
 
 def dos_numpy(pos: np.ndarray, centres: np.ndarray, sigma: float, s: float) -> np.ndarray:
     """Reference DoS targets (SPEC §2), float64: softmax(-q) - softmax(-r), shift, rescale."""
@@ -170,8 +172,6 @@ def exp_by_range(repeats: int, sync, device: torch.device) -> None:
         t_fl = timeit(lambda: readouts_mod.exp_flushed(x), repeats, sync)
         print(f"  x in [{lo:6.0f}, {hi:4.0f}]: torch.exp {t_exp / ref:6.2f}, exp_flushed {t_fl / ref:6.2f}")
 
-
-_EXP_FLUSHED = readouts_mod.exp_flushed
 
 
 if __name__ == "__main__":

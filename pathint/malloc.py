@@ -7,8 +7,9 @@ few microseconds: about a thousand per step (~5 ms of a ~35 ms step) for a DoG n
 experiment. Raising the mmap and trim thresholds makes the freed buffers reusable as they are; the
 process then holds on to its peak memory, which for a training loop is its steady state anyway.
 
-This is a process-wide setting, so the package never applies it by itself: the training entry point
-(``workflow/scripts/train.py``) and the training benchmark call :func:`keep_freed_memory`. It changes where
+This is a process-wide setting, so the package never applies it by itself: the training entry points
+(``workflow/scripts/train.py``, and ``pack.py`` for a training pack) and the training benchmark call
+:func:`keep_freed_memory`. It changes where
 memory comes from, never a computed value.
 """
 

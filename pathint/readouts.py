@@ -86,12 +86,13 @@ def exp_flushed(x: torch.Tensor) -> torch.Tensor:
 
     Why: torch's CPU ``exp`` (MKL) takes a slow path for each result that underflows, 14-49 times slower
     per element than for ordinary ones, so the inputs are clamped at -87 first and the results at the
-    clamp zeroed afterwards, in place (a second temporary would cost more in page faults than it saves). The place codes exponentiate scaled squared distances over a whole arena,
-    where many results underflow: with plain ``exp`` a DoG readout's targets took 1.4-1.7 times as long
+    clamp zeroed afterwards, in place (a second temporary would cost more in page faults than it saves).
+    The place codes exponentiate scaled squared distances over a whole arena, where many results
+    underflow: with plain ``exp`` a DoG readout's targets took 1.4-1.7 times as long
     (``bench/bench_readouts.py`` prints both). After DoG's shift and rescale the targets come out bitwise
     the same in practice (tests/test_readouts.py checks a training batch).
     """
-    out = torch.clamp_min(x, _EXP_FLOOR).exp_()  # one new tensor, like torch.exp: a second one would cost page faults
+    out = torch.clamp_min(x, _EXP_FLOOR).exp_()  # one new tensor, as torch.exp allocates
     return torch.nn.functional.threshold_(out, _EXP_FLOOR_VALUE, 0.0)
 
 

@@ -17,7 +17,7 @@ _PROBE = """
 import resource, sys
 sys.path.insert(0, {root!r})
 from pathint.malloc import keep_freed_memory
-kept = keep_freed_memory() if sys.argv[1] == "keep" else False
+kept = keep_freed_memory()
 import torch
 from pathint.config import NetworkConfig
 from pathint.training import TrainRuntime, _Batches, init_network, make_optimizer, training_step
@@ -36,15 +36,15 @@ print(kept, (faults() - f) / 30)
 """
 
 
-def _probe(mode: str) -> tuple[bool, float]:
-    out = subprocess.run([sys.executable, "-c", _PROBE.format(root=str(ROOT)), mode], capture_output=True, text=True, check=True)
+def _probe() -> tuple[bool, float]:
+    out = subprocess.run([sys.executable, "-c", _PROBE.format(root=str(ROOT))], capture_output=True, text=True, check=True)
     kept, per_step = out.stdout.split()
     return kept == "True", float(per_step)
 
 
 @pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
 def test_training_steps_reuse_freed_memory():
-    kept, per_step = _probe("keep")
+    kept, per_step = _probe()
     assert kept
     assert per_step < 100, f"{per_step:.0f} page faults per training step with freed memory kept"
 
