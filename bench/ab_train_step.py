@@ -26,7 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from bench_train_step import B, NP, T, _time, make_step  # noqa: E402  (bench/ is this script's folder)
+from bench_train_step import WARMUP_STEPS, B, NP, T, _time, make_step  # noqa: E402  (bench/ is this script's folder)
+
+from pathint.malloc import keep_freed_memory  # noqa: E402
 
 CPU = torch.device("cpu")
 
@@ -48,17 +50,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, nargs="+", default=None, help="default: torch's and 1")
     ap.add_argument("--reps", type=int, default=12)
     args = ap.parse_args(argv)
+    kept = keep_freed_memory()  # as the training entry points do; both versions share the process
     default_threads = torch.get_num_threads()
     threads = args.threads or sorted({default_threads, 1}, reverse=True)
     with tempfile.TemporaryDirectory() as tmp:
         import_revision(args.ref, Path(tmp))
         print(f"torch {torch.__version__}; B={B} T={T} Np={NP} DoS, RNN relu; this checkout vs {args.ref}; "
-              f"median of {args.reps} paired ratios")
+              f"median of {args.reps} paired ratios; freed memory kept in the heap: {'yes' if kept else 'no'}")
         for n_threads in threads:
             torch.set_num_threads(n_threads)
             for ng in args.ng:
                 steps = {"new": make_step(ng, CPU), "ref": make_step(ng, CPU, "pathint_ref")}
-                for _ in range(2):  # warm-up
+                for _ in range(WARMUP_STEPS):
                     steps["new"](), steps["ref"]()
                 times = {"new": [], "ref": []}
                 for rep in range(args.reps):  # alternating order: whichever runs second is not favoured

@@ -5,6 +5,7 @@ forward and weight gradient; its input, the encoded start position, needs no gra
 targets and loss). The reference "peak" is an fp32 ``(4000×Ng)@(Ng×Ng)`` matmul
 (4000 = B·T rows), best of 3, timed right after each step so that machine load affects both alike; the
 printed percentage is the median over repetitions of these paired ratios (the machine is shared and noisy).
+Timing starts after ``WARMUP_STEPS`` steps, so that it measures the steady state that training repeats.
 
 Two more rows put the number in context:
 
@@ -41,6 +42,10 @@ from pathint.models import SimpleCell  # noqa: E402
 from pathint.precision import PRECISIONS, device_precision  # noqa: E402
 
 B, T, NP = 200, 20, 512
+#: Steps run before timing. Training repeats the step thousands of times, so the benchmark times its steady
+#: state: glibc keeps extending the heap for the first several steps (thousands of page faults in most of the
+#: first eight steps at Ng 1024, rarely any later; counted with getrusage) before freed buffers are reused.
+WARMUP_STEPS = 10
 
 
 def product_flops(ng: int, b: int = B, t: int = T, n_place: int = NP) -> int:
@@ -116,7 +121,7 @@ def _bench(ng: int, device: torch.device, reps: int, backend: str, step) -> dict
     floor_flops = 6 * B * T * ng**2 + 6 * B * T * ng * NP  # what _gemm_floor multiplies (no encoder, no targets)
     SimpleCell.backend = backend
     try:
-        for _ in range(2):  # warm-up (allocator, kernels, Adam state)
+        for _ in range(WARMUP_STEPS):  # allocator, kernels, Adam state
             step()
             with device_precision(device, "fp32"):
                 floor()
