@@ -2,7 +2,8 @@
 
 Both versions' ``training_step`` run on the same batch (B 200, T 20, Np 512, DoS readout, RNN relu),
 interleaved step by step (alternating which goes first), so the shared machine's load affects both alike;
-the printed number is the median of the paired ratios new/reference (below 1: this checkout is faster). The reference package is extracted
+timing starts after ``WARMUP_STEPS`` steps of each, with freed memory kept in the heap as in training. The
+printed number is the median of the paired ratios new/reference (below 1: this checkout is faster). The reference package is extracted
 with ``git archive`` into a temporary folder and imported as ``pathint_ref`` (the package uses relative
 imports only).
 
