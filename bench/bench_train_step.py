@@ -43,7 +43,7 @@ from pathint.precision import PRECISIONS, device_precision  # noqa: E402
 
 B, T, NP = 200, 20, 512
 #: Steps run before timing. Training repeats the step thousands of times, so the benchmark times its steady
-#: state: glibc keeps extending the heap for the first several steps (thousands of page faults in most of the
+#: state: glibc keeps extending the heap for the first several steps (thousands of page faults in many of the
 #: first eight steps at Ng 1024, rarely any later; counted with getrusage) before freed buffers are reused.
 WARMUP_STEPS = 10
 
