@@ -3,9 +3,9 @@
 Both versions' ``training_step`` run on the same batch (B 200, T 20, Np 512, DoS readout, RNN relu),
 interleaved step by step (alternating which goes first), so the shared machine's load affects both alike;
 timing starts after ``WARMUP_STEPS`` steps of each, with freed memory kept in the heap as in training. The
-printed number is the median of the paired ratios new/reference (below 1: this checkout is faster). The reference package is extracted
-with ``git archive`` into a temporary folder and imported as ``pathint_ref`` (the package uses relative
-imports only).
+printed number is the median of the paired ratios new/reference (below 1: this checkout is faster). The
+reference package is extracted with ``git archive`` into a temporary folder and imported as ``pathint_ref``
+(the package uses relative imports only).
 
 Run: ``.venv/bin/python bench/ab_train_step.py --ref 660be93 [--ng 256 1024] [--threads 2 1] [--reps 12]``
 """
