@@ -22,12 +22,7 @@ include: "workflow/rules/figures.smk"
 localrules:
     all,
     eval_trajectories,
-    figure_fig2,
-    figure_fig3,
-    figure_fig4,
-    figure_fig5,
-    figure_trajectory,
-    figure_architectures,
+    figure,
 
 
 rule all:

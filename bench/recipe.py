@@ -36,6 +36,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from pathint.config import NetworkConfig, load_yaml  # noqa: E402
+from pathint.layout import NETWORK_FILES  # noqa: E402
 from pathint.ratemaps import rate_maps  # noqa: E402
 from pathint.recording import record  # noqa: E402
 from pathint.scores import grid_scores  # noqa: E402
@@ -130,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
             res = train(cfg, out, runtime, quiet, stop_after=stop if stop < cfg.n_steps else None)
             train_s += time.perf_counter() - t0
             if stop < cfg.n_steps:
-                state = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)["state_dict"]
+                state = torch.load(out / NETWORK_FILES["checkpoint"], map_location="cpu", weights_only=True)["state_dict"]
             else:
-                state = torch.load(out / "model.pt", map_location="cpu", weights_only=True)["state_dict"]
+                state = torch.load(out / NETWORK_FILES["model"], map_location="cpu", weights_only=True)["state_dict"]
             model, readout = init_network(cfg, "cpu")
             model.load_state_dict(state)
             ev = evaluate(model, readout, traj, args.bins, box)

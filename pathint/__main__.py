@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     p_aud.add_argument(
         "--stage",
         action="append",
-        choices=["trajectories", "train", "record", "score", "all"],
+        choices=["trajectories", "train", "record", "score", "all"],  # pathint.audit.STAGES_AUDITED
         help="stage(s) to re-run (repeatable); default: trajectories, record and score; 'all' adds training",
     )
     p_aud.add_argument("--keep", action="store_true", help="keep the re-run outputs")
@@ -44,11 +44,11 @@ def main(argv: list[str] | None = None) -> int:
                 c = n.config
                 print(f"{n.id}  {n.group:<22} {','.join(n.sweeps):<24} {c.readout} {c.architecture} Ng={c.n_grid} seed={c.seed}")
             return 0
-        from .audit import STAGES, audit
+        from .audit import STAGES_AUDITED, audit
 
         stages = args.stage or ["trajectories", "record", "score"]
         if "all" in stages:
-            stages = list(STAGES)
+            stages = list(STAGES_AUDITED)
         return audit(args.network_id, args.config, tuple(dict.fromkeys(stages)), keep=args.keep)
     except PathintError as exc:
         print(f"pathint: {exc}", file=sys.stderr)

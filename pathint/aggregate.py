@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from . import layout
 from .errors import DataError
 from .io import read_json
 
@@ -51,30 +52,17 @@ def select_example_units(score_60: np.ndarray, k: int) -> np.ndarray:
     return np.asarray(top[:k], dtype=int)
 
 
-def summary_paths(inputs: Sequence[str | Path]) -> list[Path]:
-    """Per-network summary paths; score manifests of packed runs (<results>/packs/score/*.json) are expanded."""
-    out: list[Path] = []
-    for p in map(Path, inputs):
-        if p.parent.name == "score" and p.parent.parent.name == "packs":
-            ids = sorted(read_json(p)["networks"])
-            out += [p.parents[2] / "networks" / nid / "summary.json" for nid in ids]
-        else:
-            out.append(p)
-    return out
-
-
 def build_tables(
-    summary_paths: Sequence[str | Path], membership: Mapping[str, Mapping[str, Any]]
+    results: str | Path, ids: Sequence[str], membership: Mapping[str, Mapping[str, Any]]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read every network's summary and unit table (beside the summary); return (networks, units)."""
+    """Read every network's summary and unit table; return (networks, units)."""
     rows, unit_frames = [], []
-    for summary_path in map(Path, summary_paths):
-        summary = read_json(summary_path)
-        nid = summary.get("id", summary_path.parent.name)
+    for nid in ids:
+        summary = read_json(layout.network_file(results, "summary", nid))
         row = network_row(summary, membership[nid])
         rows.append(row)
         if row.get("status") == "ok":
-            path = summary_path.parent / "units.parquet"
+            path = layout.network_file(results, "units", nid)
             try:
                 units = pd.read_parquet(path)
             except Exception as exc:  # pyarrow raises several types for a damaged file
@@ -92,13 +80,14 @@ def build_tables(
     return networks, units
 
 
-def network_examples(network_dir: Path, score_60: np.ndarray, score_60_untrained: np.ndarray, n_units: int) -> dict[str, np.ndarray]:
+def network_examples(results: str | Path, network_id: str, score_60: np.ndarray, score_60_untrained: np.ndarray,
+                     n_units: int) -> dict[str, np.ndarray]:
     """Example rate maps (best units plus a spread over score ranks) and decoded trajectories of one network."""
     import h5py
 
     from .analysis import read_ratemaps
 
-    maps, _ = read_ratemaps(network_dir / "ratemaps.h5")
+    maps, _ = read_ratemaps(layout.network_file(results, "ratemaps", network_id))
     pick = select_example_units(score_60, n_units)
     pick0 = select_example_units(score_60_untrained, n_units)
     out = {
@@ -108,7 +97,7 @@ def network_examples(network_dir: Path, score_60: np.ndarray, score_60_untrained
         "untrained_ratemaps": maps["untrained"][pick0].astype(np.float32),
         "untrained_score_60": score_60_untrained[pick0].astype(np.float64),
     }
-    path = network_dir / "activations.h5"
+    path = layout.network_file(results, "activations", network_id)
     try:
         with h5py.File(path, "r") as f:
             if "examples" in f:
@@ -119,20 +108,16 @@ def network_examples(network_dir: Path, score_60: np.ndarray, score_60_untrained
     return out
 
 
-def write_examples(
-    path: str | Path, summary_paths: Sequence[str | Path], networks: pd.DataFrame, units: pd.DataFrame, n_units: int
-) -> None:
+def write_examples(path: str | Path, results: str | Path, networks: pd.DataFrame, units: pd.DataFrame, n_units: int) -> None:
     """The examples file the figures read (format defined in :mod:`pathint.figures.common`)."""
     from .figures.common import write_examples as write
 
     data = {}
     by_id = {nid: g.sort_values("unit") for nid, g in units.groupby("id")} if len(units) else {}
-    for summary_path in map(Path, summary_paths):
-        nid = summary_path.parent.name
+    for nid in networks["id"] if len(networks) else []:
         if nid not in by_id:
             continue  # diverged or empty: nothing to show
         g = by_id[nid]
-        data[nid] = network_examples(
-            summary_path.parent, g["score_60"].to_numpy(), g["score_60_untrained"].to_numpy(), n_units
-        )
+        data[nid] = network_examples(results, nid, g["score_60"].to_numpy(), g["score_60_untrained"].to_numpy(), n_units)
     write(path, data)
+

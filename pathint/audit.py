@@ -37,11 +37,14 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import layout
 from .config import experiment_networks, load_experiment
 from .errors import ConfigError, DataError
-from .provenance import cpu_name, stage_code_hash
+from .provenance import cpu_name
+from .stages import STAGES, network_files
 
-STAGES = ("trajectories", "train", "record", "score")
+#: The stages an audit can re-run, in pipeline order.
+STAGES_AUDITED = ("trajectories", "train", "record", "score")
 #: Across devices (module doc): float32 kernels differ in the last bits; rtol = atol.
 CROSS_DEVICE_TOLERANCE = 1e-4
 #: Across devices: fraction of decoded positions allowed to differ (top-k near-ties), and hence the relative
@@ -267,24 +270,6 @@ def rerun_device(prov: dict[str, Any] | None) -> tuple[str, bool]:
     return "cpu", False
 
 
-def compare_table(stored: Path, fresh: Path, tol: float, cmp: Comparison) -> None:
-    import pandas as pd
-
-    _compare_frames(stored.name, pd.read_parquet(stored), pd.read_parquet(fresh), tol, cmp)
-
-
-def compare_summary(stored: Path, fresh: Path, tol: float, cmp: Comparison) -> None:
-    a, b = json.loads(stored.read_text()), json.loads(fresh.read_text())
-    for key in sorted(set(a) | set(b)):
-        va, vb = a.get(key), b.get(key)
-        cmp.compared += 1
-        if isinstance(va, float) and isinstance(vb, float):
-            if not (np.isclose(va, vb, rtol=tol, atol=tol) or (np.isnan(va) and np.isnan(vb)) or va == vb):
-                cmp.differences.append(f"summary.json:{key}: {va!r} vs {vb!r}")
-        elif va != vb:
-            cmp.differences.append(f"summary.json:{key}: {va!r} vs {vb!r}")
-
-
 def _prov(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text())
@@ -319,35 +304,72 @@ def verify_checksums(provs: dict[str, Path], base_dir: Path, cmp: Comparison) ->
                     )
 
 
+def compare_table(stored: Path, fresh: Path, tol: float, cmp: Comparison, cross_device: bool = False) -> None:
+    import pandas as pd
+
+    _compare_frames(stored.name, pd.read_parquet(stored), pd.read_parquet(fresh), tol, cmp)
+
+
+def compare_summary(stored: Path, fresh: Path, tol: float, cmp: Comparison, cross_device: bool = False) -> None:
+    a, b = json.loads(stored.read_text()), json.loads(fresh.read_text())
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key), b.get(key)
+        cmp.compared += 1
+        if isinstance(va, float) and isinstance(vb, float):
+            if not (np.isclose(va, vb, rtol=tol, atol=tol) or (np.isnan(va) and np.isnan(vb)) or va == vb):
+                cmp.differences.append(f"summary.json:{key}: {va!r} vs {vb!r}")
+        elif va != vb:
+            cmp.differences.append(f"summary.json:{key}: {va!r} vs {vb!r}")
+
+
+def compare_data(stored: Path, fresh: Path, tol: float, cmp: Comparison, cross_device: bool = False) -> None:
+    """A trajectory set: generated from a seed, the same on any device (no decoded positions)."""
+    compare_hdf5(stored, fresh, tol, cmp)
+
+
+#: How each kind of stage output (a file key of pathint.layout) is compared with its re-run.
+COMPARE: dict[str, Callable[[Path, Path, float, Comparison, bool], None]] = {
+    "h5": compare_data,
+    "model": compare_model,
+    "train_log": compare_train_log,
+    "activations": compare_hdf5,
+    "ratemaps": compare_data,
+    "units": compare_table,
+    "summary": compare_summary,
+}
+
+
+def _stage_files(results: Path, network_id: str, cfg: dict, name: str) -> dict[str, Path]:
+    """Every file of stage ``name`` for one network, by key (the evaluation set for trajectories)."""
+    if name == "trajectories":
+        return {"h5": Path(layout.shared_file(results, "eval")), "prov": Path(layout.shared_file(results, "eval_prov"))}
+    return network_files(results, network_id, STAGES[name], cfg)
+
+
 def describe_chain(network_id: str, cfg: dict, results: Path, out: Callable[[str], None]) -> None:
     """Print each stage's files, provenance, timings and key figures."""
-    nd = results / "networks" / network_id
-    files = {
-        "trajectories": ([results / "data/eval.h5"], results / "data/eval.prov.json"),
-        "train": ([nd / "model.pt", nd / "train_log.csv"], nd / "train.prov.json"),
-        "record": ([nd / "activations.h5"], nd / "record.prov.json"),
-        "score": ([nd / "ratemaps.h5", nd / "units.parquet", nd / "summary.json"], nd / "score.prov.json"),
-    }
     out(f"network {network_id}")
     out("  config: " + json.dumps(cfg, sort_keys=True))
-    for stage, (paths, prov_path) in files.items():
-        prov = _prov(prov_path)
-        out(f"  [{stage}]")
-        for p in paths:
+    for name in STAGES_AUDITED:
+        st = STAGES[name]
+        files = _stage_files(results, network_id, cfg, name)
+        prov = _prov(files[st.prov])
+        out(f"  [{name}]")
+        for p in (files[k] for k in st.outputs):
             out(f"    {p}  " + (f"{p.stat().st_size:,} bytes" if p.exists() else "MISSING"))
         if prov is None:
             out("    provenance: MISSING")
             continue
-        now = stage_code_hash(stage)
+        now = st.code_hash()
         code = prov.get("code_hash")
         out(
             f"    code {code}" + ("" if code == now else f" (code now {now}: changed since this ran)")
             + f", device {prov.get('device')}, wall {prov.get('wall_time_s') or 0:.1f} s, finished {prov.get('finished_utc')}"
         )
-        out(f"    versions: " + ", ".join(f"{k} {v}" for k, v in sorted(prov.get("versions", {}).items())))
-        for name, digest in sorted(prov.get("inputs", {}).items()):
-            out(f"    input {name} sha256 {digest[:16]}…")
-    summary = nd / "summary.json"
+        out("    versions: " + ", ".join(f"{k} {v}" for k, v in sorted(prov.get("versions", {}).items())))
+        for path, digest in sorted(prov.get("inputs", {}).items()):
+            out(f"    input {path} sha256 {digest[:16]}…")
+    summary = Path(layout.network_file(results, "summary", network_id))
     if summary.exists():
         s = json.loads(summary.read_text())
         keys = ("status", "eval_error_cm", "eval_error_cm_untrained", "path_integrates", "max_score_60", "max_score_60_untrained")
@@ -363,7 +385,6 @@ def audit(
     out: Callable[[str], None] = print,
 ) -> int:
     """Describe and re-run ``stages`` of one network; return 0 if every re-run matches, else 1."""
-    from . import stages as run
     from .precision import device_name
 
     config = load_experiment(config_path)
@@ -374,16 +395,19 @@ def audit(
             f"network id {network_id!r} is not in {config_path}" + (f"; similar ids: {', '.join(close)}" if close else "")
             + "; list them with `python -m pathint networks`"
         )
+    unknown = [s for s in stages if s not in STAGES_AUDITED]
+    if unknown:
+        raise ConfigError(f"unknown stage(s) {', '.join(map(repr, unknown))}; expected one of {', '.join(STAGES_AUDITED)} or all")
     net = nets[network_id]
+    cfg = net.config.to_dict()
     results = Path(base_dir) / config["results"]
-    nd = results / "networks" / network_id
-    describe_chain(network_id, net.config.to_dict(), results, out)
+    describe_chain(network_id, cfg, results, out)
     box = {"box_width": net.config.box_width, "box_height": net.config.box_height, "periodic": net.config.periodic}
     tmp = Path(tempfile.mkdtemp(prefix=f"pathint-audit-{network_id}-"))
     comparisons = []
     checks = Comparison("checksums")
     verify_checksums(
-        {"trajectories": results / "data/eval.prov.json", **{st: nd / f"{st}.prov.json" for st in ("train", "record", "score")}},
+        {name: _stage_files(results, network_id, cfg, name)[STAGES[name].prov] for name in STAGES_AUDITED},
         Path(base_dir),
         checks,
     )
@@ -393,45 +417,23 @@ def audit(
     for d in checks.differences[:20]:
         out(f"    {d}")
     try:
-        for stage in stages:
-            prov = _prov(nd / f"{stage}.prov.json") if stage != "trajectories" else _prov(results / "data/eval.prov.json")
+        for name in stages:
+            st = STAGES[name]
+            stored = _stage_files(results, network_id, cfg, name)
+            # outputs go to a folder of their own per stage; inputs are the stored ones
+            fresh = {k: (tmp / name / p.name if k in st.outputs + (st.prov,) else p) for k, p in stored.items()}
+            prov = _prov(stored[st.prov])
             device, same = rerun_device(prov)
-            out(f"re-running {stage} on {device} into {tmp} …")
-            if stage == "trajectories":
-                ev = config["evaluation"]
-                run.run_trajectories(tmp / "eval.h5", tmp / "eval.prov.json", kind="eval", seed=ev["seed"],
-                                     n=ev["n_trajectories"], steps=ev["seq_len"], box=box)
+            out(f"re-running {name} on {device} into {tmp / name} …")
+            st.run(network_id=network_id, network=cfg, files=fresh, defines=st.defines(config, box),
+                   runtime=dict(config["training"], device=device))
 
-                def compare(tol: float, cmp: Comparison, cross: bool) -> None:
-                    compare_hdf5(results / "data/eval.h5", tmp / "eval.h5", tol, cmp)
-            elif stage == "train":
-                tdir = tmp / "train"
-                runtime = dict(config["training"], device=device)
-                run.run_train(net.config.to_dict(), tdir, tmp / "train.prov.json", runtime=runtime,
-                              threads=config["training"]["threads"])
+            def compare(tol: float, cmp: Comparison, cross: bool) -> None:
+                for key in st.outputs:
+                    COMPARE[key](stored[key], fresh[key], tol, cmp, cross)
 
-                def compare(tol: float, cmp: Comparison, cross: bool) -> None:
-                    compare_model(nd / "model.pt", tdir / "model.pt", tol, cmp, cross)
-                    compare_train_log(nd / "train_log.csv", tdir / "train_log.csv", tol, cmp, cross)
-            elif stage == "record":
-                run.run_record(nd / "model.pt", results / "data/eval.h5", tmp / "activations.h5",
-                               tmp / "record.prov.json", evaluation=config["evaluation"], device=device)
-
-                def compare(tol: float, cmp: Comparison, cross: bool) -> None:
-                    compare_hdf5(nd / "activations.h5", tmp / "activations.h5", tol, cmp, cross)
-            elif stage == "score":
-                run.run_score(nd / "activations.h5", tmp / "ratemaps.h5", tmp / "units.parquet", tmp / "summary.json",
-                              tmp / "score.prov.json", network_id=network_id, network=net.config.to_dict(),
-                              scoring=config["scoring"], box=box)
-
-                def compare(tol: float, cmp: Comparison, cross: bool) -> None:
-                    compare_hdf5(nd / "ratemaps.h5", tmp / "ratemaps.h5", tol, cmp)
-                    compare_table(nd / "units.parquet", tmp / "units.parquet", tol, cmp)
-                    compare_summary(nd / "summary.json", tmp / "summary.json", tol, cmp)
-            else:
-                raise ConfigError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)} or all")
             # bitwise first: a re-run on another device often still matches exactly (same instruction set)
-            cmp = Comparison(stage)
+            cmp = Comparison(name)
             compare(0.0, cmp, False)
             where = f"stored on {(prov or {}).get('device')}, re-run on {device_name(device)}"
             if cmp.ok:
@@ -439,14 +441,14 @@ def audit(
             elif same:
                 how = "bitwise"
             else:
-                cmp = Comparison(stage)
+                cmp = Comparison(name)
                 compare(CROSS_DEVICE_TOLERANCE, cmp, True)
                 how = f"across devices: {where}; pathint/audit.py says how"
             comparisons.append(cmp)
             verdict = "MATCH" if cmp.ok else f"DIFFER ({len(cmp.differences)} of {cmp.compared} items)"
             if cmp.ok and cmp.inconclusive:
                 verdict = "INCONCLUSIVE (what must agree does; the result itself cannot be compared across devices)"
-            out(f"  {stage}: {verdict} ({how})")
+            out(f"  {name}: {verdict} ({how})")
             for d in cmp.differences[:20] + cmp.notes:
                 out(f"    {d}")
     finally:

@@ -382,19 +382,6 @@ def experiment_networks(config: Mapping[str, Any], base_dir: str | Path = ".", s
     return list(nets.values())
 
 
-def networks_table(networks: Iterable[Network]):
-    """One row per network (config columns, id, group, sweeps) as a pandas DataFrame."""
-    import pandas as pd
-
-    rows = []
-    for n in networks:
-        row = {"id": n.id, "group": n.group, "sweeps": ";".join(n.sweeps)}
-        for k, v in n.config.to_dict().items():
-            row[k] = json.dumps(v) if isinstance(v, dict) else v
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 # ---------------------------------------------------------------------- experiment config
 def _fill_defaults(schema: Mapping[str, Any], obj: dict) -> None:
     for key, spec in schema.get("properties", {}).items():

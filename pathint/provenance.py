@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import os
 import platform
 import socket
-import sys
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -15,65 +13,12 @@ from typing import Any, Iterable, Mapping
 
 from . import __version__
 
-ROOT = Path(__file__).resolve().parent.parent
-
-#: Source each stage's results depend on: whole files, or ``file::function`` for one function of a module
-#: shared by several stages. Editing one reruns that stage and what follows it, nothing upstream.
-STAGE_CODE: dict[str, tuple[str, ...]] = {
-    "trajectories": ("pathint/trajectories.py", "pathint/seeds.py", "pathint/stages.py::run_trajectories", "workflow/scripts/trajectories.py"),
-    "train": (
-        "pathint/trajectories.py",
-        "pathint/seeds.py",
-        "pathint/readouts.py",
-        "pathint/models.py",
-        "pathint/precision.py",
-        "pathint/training.py",
-        "pathint/stages.py::run_train",
-        "workflow/scripts/train.py",
-    ),
-    "record": (
-        "pathint/recording.py",
-        "pathint/readouts.py",
-        "pathint/models.py",
-        "pathint/precision.py",
-        "pathint/training.py",
-        "pathint/stages.py::run_record",
-        "workflow/scripts/record.py",
-    ),
-    "score": ("pathint/analysis.py", "pathint/scores.py", "pathint/ratemaps.py", "pathint/stages.py::run_score", "workflow/scripts/score.py"),
-    "aggregate": ("pathint/aggregate.py", "workflow/scripts/aggregate.py"),
-}
-
-
-def figure_code(name: str) -> tuple[str, ...]:
-    return ("pathint/figures/common.py", f"pathint/figures/{name}.py", f"workflow/scripts/figure_{name}.py")
-
-
-def _source(ref: str, root: Path) -> bytes:
-    rel, _, func = ref.partition("::")
-    p = root / rel
-    if not p.exists():
-        return b"<missing>"
-    text = p.read_text()
-    if not func:
-        return text.encode()
-    for node in ast.parse(text).body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == func:
-            return (ast.get_source_segment(text, node) or "").encode()
-    return b"<missing function>"
-
-
-def code_hash(files: Iterable[str], root: Path = ROOT) -> str:
-    """sha1 over the contents (not the mtimes) of ``files`` (``path`` or ``path::function``)."""
-    h = hashlib.sha1()
-    for ref in sorted(files):
-        h.update(ref.encode() + b"\0" + _source(ref, root) + b"\0")
-    return h.hexdigest()[:12]
-
 
 def stage_code_hash(stage: str) -> str:
-    files = figure_code(stage.removeprefix("figure_")) if stage.startswith("figure_") else STAGE_CODE[stage]
-    return code_hash(files)
+    """Content hash of the code ``stage`` depends on (:mod:`pathint.codedeps`, from the import graph)."""
+    from .stages import stage as get_stage
+
+    return get_stage(stage).code_hash()
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
@@ -115,12 +60,22 @@ def cpu_name() -> str:
     return f"cpu ({model})" if model else "cpu"
 
 
+def json_plain(obj: Any) -> Any:
+    """``obj`` as it reads back from JSON (tuples become lists), so stored and current settings compare equal."""
+    import json
+
+    from .io import _json_default
+
+    return json.loads(json.dumps(obj, default=_json_default))
+
+
 def record(
     stage: str,
     *,
     inputs: Iterable[str | os.PathLike] = (),
     outputs: Iterable[str | os.PathLike] = (),
     config: Mapping[str, Any] | None = None,
+    defines: Mapping[str, Any] | None = None,
     params: Mapping[str, Any] | None = None,
     device: str | None = None,
     wall_time_s: float | None = None,
@@ -128,7 +83,9 @@ def record(
 ) -> dict[str, Any]:
     """A provenance record for one job of ``stage``; write it with ``pathint.io.write_json``.
 
-    ``device``: where it ran (``pathint.precision.device_name``); default this processor (``cpu_name``).
+    ``defines``: the experiment settings that define the result (with the code hash and the inputs, what
+    decides whether the output is current: :mod:`pathint.packs`); ``params``: anything else worth keeping
+    (runtime settings). ``device``: where it ran (``pathint.precision.device_name``); default this processor.
     """
     return {
         "stage": stage,
@@ -140,6 +97,7 @@ def record(
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "wall_time_s": wall_time_s,
         "config": dict(config) if config is not None else None,
+        "defines": json_plain(defines) if defines is not None else None,
         "params": dict(params) if params is not None else None,
         "inputs": {str(p): sha256_file(p) for p in inputs},
         "outputs": {str(p): sha256_file(p) for p in outputs if Path(p).exists()},

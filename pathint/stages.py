@@ -1,108 +1,99 @@
-"""One function per pipeline stage, shared by the Snakemake scripts and by ``pathint audit``.
+"""The pipeline's stages, one registry entry each: what a stage reads and writes, what defines its result,
+how it runs and where its code is.
 
-Each takes plain paths and parameters (never the ``snakemake`` object), writes its outputs atomically with
-a provenance record, and returns a small dict of key figures for the log.
+Everything that wires stages together reads :data:`STAGES`: the Snakemake rules (inputs, outputs, rerun
+triggers), the stage runner for one network or a pack of networks (:mod:`pathint.packs`), the audit
+(re-run into a temporary folder, then compare each output by its kind) and the code hashes
+(:mod:`pathint.codedeps`, from the import graph of the stage's entry function).
+
+A stage's run function takes keyword arguments only: ``files`` (file key -> path, inputs and outputs, keys
+of :mod:`pathint.layout`), ``defines`` (the experiment settings that define the result; they trigger a
+rerun when they change), ``runtime`` (settings that never change a result: device, threads, checkpoint
+and log intervals) and ``log``; network stages also get ``network_id`` and ``network`` (the config dict).
+It writes its outputs atomically with a provenance record and returns a few key figures for the log.
 """
 
 from __future__ import annotations
 
+import importlib
 import time
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
-from . import provenance
-from .config import NetworkConfig
+from . import layout, provenance
 from .io import atomic_path, write_json
 
 Log = Callable[..., None]
+#: The Snakemake entry script of the per-network stages (one for all of them).
+NETWORK_SCRIPT = "workflow/scripts/stage.py"
 
 
 def _noop(*_: Any) -> None:
     pass
 
 
-def eval_seed(seed: int, kind: str) -> int:
-    from .seeds import derive
-
-    return derive(seed, f"{kind}_trajectories")
-
-
-def run_trajectories(
-    h5: str | Path, prov: str | Path, *, kind: str, seed: int, n: int, steps: int, box: Mapping[str, Any], log: Log = _noop
-) -> dict:
-    """Generate and store a trajectory set (the evaluation set, or a stored training set)."""
+# ---------------------------------------------------------------------------------------------- run functions
+def run_trajectories(*, files: Mapping[str, Path], defines: Mapping[str, Any], runtime: Mapping[str, Any] = {}, log: Log = _noop, **_: Any) -> dict:
+    """Generate and store a trajectory set: the evaluation set, or a stored training set."""
     from . import seeds, trajectories
 
     t0 = time.perf_counter()
+    kind, seed, n, steps, box = (defines[k] for k in ("kind", "seed", "n", "steps", "box"))
     params = trajectories.TrajectoryParams(**box)
     log("generating %d %s trajectories of %d steps (seed %d)", n, kind, steps, seed)
     traj = trajectories.generate(seeds.rng(seed, f"{kind}_trajectories"), n, steps, params)
-    trajectories.write_hdf5(h5, traj, params, seed=seed, extra_attrs={"kind": kind})
+    trajectories.write_hdf5(files["h5"], traj, params, seed=seed, extra_attrs={"kind": kind})
     write_json(
-        prov,
-        provenance.record(
-            "trajectories",
-            outputs=[h5],
-            params={"kind": kind, "seed": seed, "n": n, "steps": steps, **box},
-            wall_time_s=time.perf_counter() - t0,
-        ),
+        files["prov"],
+        provenance.record("trajectories", outputs=[files["h5"]], defines=defines, wall_time_s=time.perf_counter() - t0),
     )
     return {"n": n, "steps": steps}
 
 
 def run_train(
-    network: Mapping[str, Any],
-    out_dir: str | Path,
-    prov: str | Path,
-    *,
-    runtime: Mapping[str, Any],
-    threads: int | None = None,
-    dataset: str | None = None,
-    inputs: Sequence[str] = (),
-    log: Log = _noop,
+    *, network_id: str, network: Mapping[str, Any], files: Mapping[str, Path], defines: Mapping[str, Any],
+    runtime: Mapping[str, Any], log: Log = _noop,
 ) -> dict:
-    """Train one network into ``out_dir`` (model.pt, train_log.csv), resuming from its checkpoint."""
+    """Train one network (model.pt, train_log.csv), resuming from its checkpoint."""
+    from .config import NetworkConfig
     from .training import TrainRuntime, train
 
     t0 = time.perf_counter()
-    cfg = NetworkConfig.from_dict(network, source=f"network {Path(out_dir).name}")
+    cfg = NetworkConfig.from_dict(network, source=f"network {network_id}")
+    out_dir = Path(files["model"]).parent
     rt = TrainRuntime(
         device=runtime.get("device", "auto"),
-        threads=threads,
+        threads=runtime.get("threads"),
         checkpoint_every=runtime.get("checkpoint_every", 1000),
         log_every=runtime.get("log_every", 100),
-        precision=runtime.get("precision", "fp32"),
+        precision=defines.get("precision", "fp32"),
         progress=True,
-        dataset_path=dataset,
+        dataset_path=str(files["dataset"]) if "dataset" in files else None,
     )
-    result = train(cfg, Path(out_dir), runtime=rt, log=log)
+    result = train(cfg, out_dir, runtime=rt, log=log)
     log("training finished: %s", result)
-    out_dir = Path(out_dir)
     write_json(
-        prov,
+        files["train_prov"],
         provenance.record(
             "train",
-            inputs=list(inputs),
-            outputs=[out_dir / "model.pt", out_dir / "train_log.csv"],
+            inputs=[files["dataset"]] if "dataset" in files else [],
+            outputs=[files["model"], files["train_log"]],
             config=cfg.to_dict(),
-            params={"runtime": dict(runtime), "threads": threads},
-            device=str(getattr(result, "device", runtime.get("device", "auto"))),
+            defines=defines,
+            params={"runtime": dict(runtime)},
+            device=result.device,
             wall_time_s=time.perf_counter() - t0,
-            extra={"status": getattr(result, "status", None)},
+            extra={"status": result.status},
         ),
     )
-    return {"status": getattr(result, "status", None)}
+    return {"status": result.status}
 
 
 def run_record(
-    model: str | Path,
-    eval_h5: str | Path,
-    activations: str | Path,
-    prov: str | Path,
-    *,
-    evaluation: Mapping[str, Any],
-    device: str = "auto",
-    log: Log = _noop,
+    *, network_id: str, network: Mapping[str, Any], files: Mapping[str, Path], defines: Mapping[str, Any],
+    runtime: Mapping[str, Any], log: Log = _noop,
 ) -> dict:
     """Record the trained network and the same network at step 0 on the evaluation set."""
     from . import recording, trajectories
@@ -110,37 +101,34 @@ def run_record(
     from .training import init_network, load_network, resolve_device
 
     t0 = time.perf_counter()
-    dev = resolve_device(device)
-    net, readout, cfg, meta = load_network(model, device=dev)
+    dev = resolve_device(runtime.get("device", "auto"))
+    net, readout, cfg, meta = load_network(files["model"], device=dev)
     status = meta.get("status", "ok")
     attrs = {"status": status, "device": device_name(dev)}
     figures: dict[str, Any] = {"status": status}
     if status != "ok":
         log("network is %s: nothing to record", status)
-        recording.write_status_only(activations, attrs)
+        recording.write_status_only(files["activations"], attrs)
     else:
-        traj, _ = trajectories.read_hdf5(eval_h5)
-        trained = recording.record(net, readout, traj, device=dev, batch_size=evaluation["batch_size"])
+        traj, _ = trajectories.read_hdf5(files["eval"])
+        trained = recording.record(net, readout, traj, device=dev, batch_size=defines["batch_size"])
         net0, readout0 = init_network(cfg, device=dev)
-        untrained = recording.record(net0, readout0, traj, device=dev, batch_size=evaluation["batch_size"])
+        untrained = recording.record(net0, readout0, traj, device=dev, batch_size=defines["batch_size"])
         log("decoding error: trained %.2f cm, untrained %.2f cm", trained.error_cm, untrained.error_cm)
         recording.write_activations(
-            activations,
-            trained,
-            untrained,
-            attrs=attrs,
-            float16=evaluation.get("float16", False),
-            n_examples=evaluation.get("n_example_trajectories", 4),
+            files["activations"], trained, untrained, attrs=attrs, float16=defines.get("float16", False),
+            n_examples=defines.get("n_example_trajectories", 4),
         )
         figures.update(error_cm=trained.error_cm, error_cm_untrained=untrained.error_cm)
     write_json(
-        prov,
+        files["record_prov"],
         provenance.record(
             "record",
-            inputs=[model, eval_h5],
-            outputs=[activations],
+            inputs=[files["model"], files["eval"]],
+            outputs=[files["activations"]],
             config=cfg.to_dict(),
-            params={"evaluation": dict(evaluation)},
+            defines=defines,
+            params={"runtime": dict(runtime)},
             device=device_name(dev),
             wall_time_s=time.perf_counter() - t0,
         ),
@@ -149,42 +137,33 @@ def run_record(
 
 
 def run_score(
-    activations: str | Path,
-    ratemaps: str | Path,
-    units_path: str | Path,
-    summary_path: str | Path,
-    prov: str | Path,
-    *,
-    network_id: str,
-    network: Mapping[str, Any],
-    scoring: Mapping[str, Any],
-    box: Mapping[str, Any],
-    log: Log = _noop,
+    *, network_id: str, network: Mapping[str, Any], files: Mapping[str, Path], defines: Mapping[str, Any],
+    runtime: Mapping[str, Any] = {}, log: Log = _noop,
 ) -> dict:
     """Rate maps, grid scores, periods and participation ratios; the unit table and the summary."""
     from . import analysis, recording
 
     t0 = time.perf_counter()
-    thresholds = tuple(scoring["thresholds"])
-    status = recording.read_status(activations)
+    thresholds = tuple(defines["thresholds"])
+    status = recording.read_status(files["activations"])
     if status == "ok":
         units, summary, maps = analysis.score_network(
-            activations,
-            bins=scoring["bins"],
-            box=(box["box_width"], box["box_height"]),
-            min_max=scoring["min_max"],
+            files["activations"],
+            bins=defines["bins"],
+            box=(network["box_width"], network["box_height"]),
+            min_max=defines["min_max"],
             thresholds=thresholds,
-            path_integration_threshold_cm=scoring["path_integration_threshold_cm"],
+            path_integration_threshold_cm=defines["path_integration_threshold_cm"],
         )
     else:
         units, summary, maps = analysis.empty_result(status, thresholds=thresholds)
-        summary["threshold_cm"] = float(scoring["path_integration_threshold_cm"])
+        summary["threshold_cm"] = float(defines["path_integration_threshold_cm"])
     summary.update({"id": network_id, "status": status, "config": dict(network)})
-    analysis.write_ratemaps(ratemaps, maps, attrs={"id": network_id, "bins": scoring["bins"]})
+    analysis.write_ratemaps(files["ratemaps"], maps, attrs={"id": network_id, "bins": defines["bins"]})
     units.insert(0, "id", network_id)
-    with atomic_path(units_path) as tmp:
+    with atomic_path(files["units"]) as tmp:
         units.to_parquet(tmp, index=False)
-    write_json(summary_path, summary)
+    write_json(files["summary"], summary)
     log(
         "%s: error %.2f cm, max score_60 %.3f (untrained %.3f)",
         status,
@@ -193,14 +172,222 @@ def run_score(
         summary.get("max_score_60_untrained", float("nan")),
     )
     write_json(
-        prov,
+        files["score_prov"],
         provenance.record(
             "score",
-            inputs=[activations],
-            outputs=[ratemaps, units_path, summary_path],
+            inputs=[files["activations"]],
+            outputs=[files["ratemaps"], files["units"], files["summary"]],
             config=dict(network),
-            params={"id": network_id, "scoring": dict(scoring)},
+            defines=defines,
             wall_time_s=time.perf_counter() - t0,
         ),
     )
     return {k: summary.get(k) for k in ("eval_error_cm", "max_score_60", "max_score_60_untrained")}
+
+
+def run_aggregate(
+    *, results: str | Path, membership: Mapping[str, Mapping[str, str]], files: Mapping[str, Path],
+    defines: Mapping[str, Any], log: Log = _noop, **_: Any,
+) -> dict:
+    """The networks, units and examples tables over every network, and the comparison with the paper."""
+    from . import aggregate, comparison
+
+    t0 = time.perf_counter()
+    ids = sorted(membership)
+    networks, units = aggregate.build_tables(results, ids, membership)
+    with atomic_path(files["networks"]) as tmp:
+        networks.to_parquet(tmp, index=False)
+    with atomic_path(files["networks_csv"]) as tmp:
+        networks.to_csv(tmp, index=False)
+    with atomic_path(files["units"]) as tmp:
+        units.to_parquet(tmp, index=False)
+    aggregate.write_examples(files["examples"], results, networks, units, n_units=defines["n_example_units"])
+    table = comparison.comparison_table(networks, units, defines)
+    with atomic_path(files["comparison"]) as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(files["comparison_md"]) as tmp:
+        tmp.write_text(comparison.to_markdown(table))
+    log("%d networks, %d units", len(networks), len(units))
+    read = [layout.network_file(results, key, nid) for nid in ids for key in AGGREGATE_READS]
+    write_json(
+        files["prov"],
+        provenance.record(
+            "aggregate",
+            inputs=read,
+            outputs=[files[k] for k in ("networks", "units", "examples", "comparison")],
+            defines=defines,
+            params={"n_networks": len(networks)},
+            wall_time_s=time.perf_counter() - t0,
+        ),
+    )
+    return {"networks": len(networks), "units": len(units)}
+
+
+#: Per-network files aggregation reads (summaries and unit tables; rate maps and example trajectories).
+AGGREGATE_READS = ("summary", "units", "ratemaps", "activations")
+
+
+def run_figure(*, name: str, files: Mapping[str, Path], defines: Mapping[str, Any], log: Log = _noop, **_: Any) -> dict:
+    """Render figure ``name`` from the aggregate tables: PNG, PDF and an rST caption for the report."""
+    from .figures import render
+
+    t0 = time.perf_counter()
+    n = render(name, files, defines)
+    log("figure %s from %d networks", name, n)
+    write_json(
+        files["prov"],
+        provenance.record(
+            f"figure_{name}",
+            inputs=[files[k] for k in ("networks", "units", "examples")],
+            outputs=[files[k] for k in ("png", "pdf", "caption")],
+            defines=defines,
+            wall_time_s=time.perf_counter() - t0,
+            extra={"n_networks": n},
+        ),
+    )
+    return {"networks": n}
+
+
+# ---------------------------------------------------------------------------------------------- the registry
+# Each takes the experiment config (validated, defaults filled) and the experiment's box.
+def eval_set_defines(config: Mapping[str, Any], box: Mapping[str, Any]) -> dict:
+    ev = config["evaluation"]
+    return {"kind": "eval", "seed": ev["seed"], "n": ev["n_trajectories"], "steps": ev["seq_len"], "box": dict(box)}
+
+
+def training_set_defines(cfg: Any, box: Mapping[str, Any]) -> dict:
+    """A stored training set (``data_mode: dataset``) of network config ``cfg``."""
+    return {"kind": "train", "seed": TRAINING_SET_SEED, "n": cfg.dataset_size, "steps": cfg.seq_len, "box": dict(box)}
+
+
+#: Seed of stored training sets (shared by every network with the same length, size and box).
+TRAINING_SET_SEED = 1_000_003
+
+
+def _training_defines(config: Mapping[str, Any], box: Mapping[str, Any]) -> dict:
+    return {"precision": config["training"]["precision"]}
+
+
+def _record_defines(config: Mapping[str, Any], box: Mapping[str, Any]) -> dict:
+    return dict(config["evaluation"])
+
+
+def _score_defines(config: Mapping[str, Any], box: Mapping[str, Any]) -> dict:
+    s = config["scoring"]
+    return {k: s[k] for k in ("bins", "min_max", "path_integration_threshold_cm", "thresholds")}
+
+
+def _aggregate_defines(config: Mapping[str, Any], box: Mapping[str, Any]) -> dict:
+    return {
+        "n_example_units": config["scoring"]["n_example_units"],
+        "path_integration_threshold_cm": config["scoring"]["path_integration_threshold_cm"],
+        "grid_threshold": config["figures"]["grid_threshold"],
+        "high_threshold": config["figures"]["high_threshold"],
+        "bootstrap": config["figures"]["bootstrap"],
+        "seed": config["figures"]["seed"],
+        "fig3_sweep": config["figures"]["fig3_sweep"],
+    }
+
+
+def _figure_defines(config: Mapping[str, Any], box: Mapping[str, Any]) -> dict:
+    return {**config["figures"], "decoding_threshold_cm": config["scoring"]["path_integration_threshold_cm"]}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the pipeline.
+
+    ``inputs`` and ``outputs`` are file keys of :mod:`pathint.layout` (per network for network stages; the
+    first output is the main one, whose sha256 a pack manifest records); ``prov`` is the key of the
+    provenance record the stage writes. ``defines(config)`` picks the experiment settings that define the
+    result. ``script`` is the Snakemake entry point; it counts as part of the stage's code.
+    """
+
+    name: str
+    entry: str
+    script: str
+    per_network: bool
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    prov: str
+    defines: Callable[[Mapping[str, Any], Mapping[str, Any]], dict]
+    upstream: str | None = None
+    #: modules the entry reaches without a static import (a figure module loaded by name), whole
+    modules: tuple[str, ...] = ()
+
+    @property
+    def run(self) -> Callable[..., dict]:
+        module, _, function = self.entry.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+    @cached_property
+    def code_files(self) -> tuple[str, ...]:
+        from .codedeps import entry_files
+
+        return entry_files(self.entry, (self.script,), modules=self.modules)
+
+    def code_hash(self) -> str:
+        from .codedeps import code_hash
+
+        return code_hash(self.code_files)
+
+
+STAGES: dict[str, Stage] = {
+    s.name: s
+    for s in (
+        Stage("trajectories", "pathint.stages:run_trajectories", "workflow/scripts/trajectories.py", False,
+              inputs=(), outputs=("h5",), prov="prov", defines=eval_set_defines),
+        Stage("train", "pathint.stages:run_train", NETWORK_SCRIPT, True,
+              inputs=("dataset",), outputs=("model", "train_log"), prov="train_prov", defines=_training_defines),
+        Stage("record", "pathint.stages:run_record", NETWORK_SCRIPT, True,
+              inputs=("model", "eval"), outputs=("activations",), prov="record_prov", defines=_record_defines,
+              upstream="train"),
+        Stage("score", "pathint.stages:run_score", NETWORK_SCRIPT, True,
+              inputs=("activations",), outputs=("ratemaps", "units", "summary"), prov="score_prov",
+              defines=_score_defines, upstream="record"),
+        Stage("aggregate", "pathint.stages:run_aggregate", "workflow/scripts/aggregate.py", False,
+              inputs=AGGREGATE_READS, outputs=("networks", "networks_csv", "units", "examples", "comparison",
+                                                "comparison_md"),
+              prov="prov", defines=_aggregate_defines),
+    )
+}
+
+#: The stages run once per network, in order.
+NETWORK_STAGES: tuple[str, ...] = tuple(name for name, s in STAGES.items() if s.per_network)
+
+#: The Snakemake entry point of every figure.
+FIGURE_SCRIPT = "workflow/scripts/figure.py"
+
+
+def figure_stage(name: str) -> Stage:
+    """The stage that renders figure ``name`` (one per figure module of :mod:`pathint.figures`)."""
+    return Stage(f"figure_{name}", "pathint.stages:run_figure", FIGURE_SCRIPT, False,
+                 inputs=("networks", "units", "examples"), outputs=("png", "pdf", "caption"), prov="prov",
+                 defines=_figure_defines, modules=(f"pathint.figures.{name}",))
+
+
+def stage(name: str) -> Stage:
+    """A stage by name: a key of :data:`STAGES`, or ``figure_<name>``."""
+    if name.startswith("figure_"):
+        return figure_stage(name.removeprefix("figure_"))
+    try:
+        return STAGES[name]
+    except KeyError:
+        raise KeyError(f"unknown stage {name!r}; expected one of {list(STAGES)} or figure_<name>") from None
+
+
+def network_files(results: str | Path, network_id: str, st: Stage, network: Mapping[str, Any]) -> dict[str, Path]:
+    """Every file ``st`` reads or writes for one network, by key (shared inputs included)."""
+    from .config import NetworkConfig
+
+    files: dict[str, Path] = {}
+    for key in st.inputs + st.outputs + (st.prov,):
+        if key == "eval":
+            files[key] = Path(layout.shared_file(results, "eval"))
+        elif key == "dataset":
+            cfg = NetworkConfig.from_dict(network, source=f"network {network_id}", validated=True)
+            if cfg.data_mode == "dataset":
+                files[key] = Path(layout.training_set(results, layout.training_set_key(cfg)))
+        else:
+            files[key] = Path(layout.network_file(results, key, network_id))
+    return files

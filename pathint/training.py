@@ -27,6 +27,7 @@ import torch
 from .config import NetworkConfig
 from .errors import ConfigError, DataError
 from .io import atomic_path
+from .layout import NETWORK_FILES
 from .models import PathIntegrator, build_model
 from .precision import check_precision, device_name, device_precision
 from .seeds import derive, rng
@@ -357,7 +358,7 @@ def train(
     optimizer = make_optimizer(cfg, model.parameters())
     batches = _Batches(cfg, runtime, device)
 
-    ckpt_path, model_path, log_path = out_dir / "checkpoint.pt", out_dir / "model.pt", out_dir / "train_log.csv"
+    ckpt_path, model_path, log_path = (out_dir / NETWORK_FILES[k] for k in ("checkpoint", "model", "train_log"))
     start, rows, wall_before, resumed_from = 0, [], 0.0, None
     _remove_debris(out_dir, (ckpt_path, model_path, log_path))
     ck = _read_checkpoint(ckpt_path, log) if ckpt_path.exists() else None

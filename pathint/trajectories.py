@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -152,16 +151,6 @@ _SHAPES = {
     "head_direction": (None,),
     "speed": (None,),
 }
-#: Trajectories generated per chunk by ``make_dataset`` (bounded memory). Part of the data's definition:
-#: one Generator is consumed chunk by chunk, so another chunk size gives different (equally valid) data.
-_DATASET_CHUNK = 10_000
-
-
-def code_hash() -> str:
-    """sha1 of this module's source: stored with every data file so stale data can be detected."""
-    return hashlib.sha1(Path(__file__).read_bytes()).hexdigest()
-
-
 def _attr_value(v: Any) -> Any:
     """HDF5 attributes cannot hold None or nested dicts; store those as strings."""
     if v is None:
@@ -180,7 +169,7 @@ def write_hdf5(
     seed: int,
     extra_attrs: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write ``traj`` to ``path`` atomically with its generator parameters, seed and code provenance.
+    """Write ``traj`` to ``path`` atomically with its generator parameters, seed and pathint version.
 
     Datasets are chunked along trajectories (a few hundred per chunk, so reading a batch decompresses
     little) and gzip-compressed (readable by any HDF5 build, unlike lzf).
@@ -205,7 +194,6 @@ def write_hdf5(
             f.attrs["n_trajectories"] = int(n)
             f.attrs["steps"] = int(steps)
             f.attrs["pathint_version"] = __version__
-            f.attrs["code_hash"] = code_hash()
             for k, v in (extra_attrs or {}).items():
                 f.attrs[str(k)] = _attr_value(v)
 
@@ -252,11 +240,6 @@ def read_hdf5(path: str | os.PathLike) -> tuple[Trajectories, dict]:
     return Trajectories(**arrays), attrs
 
 
-def params_from_attrs(attrs: Mapping[str, Any]) -> TrajectoryParams:
-    """The generator parameters stored in a trajectory file's attributes."""
-    return TrajectoryParams.from_dict(attrs)
-
-
 # ---------------------------------------------------------------------- batch sources for training
 def online_batch(seed: int, step: int, batch_size: int, steps: int, params: TrajectoryParams) -> Trajectories:
     """Fresh training batch number ``step`` of a network (the paper's online data).
@@ -267,36 +250,6 @@ def online_batch(seed: int, step: int, batch_size: int, steps: int, params: Traj
     from .seeds import derive
 
     return generate(np.random.default_rng(derive(seed, "train_data", step)), batch_size, steps, params)
-
-
-def make_dataset(
-    seed: int,
-    n: int,
-    steps: int,
-    params: TrajectoryParams,
-    path: str | os.PathLike,
-    purpose: str = "dataset",
-    extra_attrs: Mapping[str, Any] | None = None,
-) -> Trajectories:
-    """Generate ``n`` trajectories from ``derive(seed, purpose)`` and write them to ``path``; returns them.
-
-    Generated in chunks of ``_DATASET_CHUNK`` trajectories from one Generator (bounded memory).
-    """
-    from .seeds import derive
-
-    if n < 1:
-        raise ValueError(f"make_dataset: need n >= 1, got n={n}")
-    rng = np.random.default_rng(derive(seed, purpose))
-    parts = [generate(rng, min(_DATASET_CHUNK, n - start), steps, params) for start in range(0, n, _DATASET_CHUNK)]
-    traj = concatenate(parts)
-    attrs = {"purpose": purpose, **(extra_attrs or {})}
-    write_hdf5(path, traj, params, seed, extra_attrs=attrs)
-    return traj
-
-
-def concatenate(parts: list[Trajectories]) -> Trajectories:
-    """Join batches along the trajectory axis."""
-    return Trajectories(*(np.concatenate([getattr(p, k) for p in parts], axis=0) for k in _DATASETS))
 
 
 class DatasetBatches:

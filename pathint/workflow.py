@@ -54,39 +54,3 @@ def job(snakemake: Any) -> Iterator[Job]:
         if log_path:
             stream.close()
 
-
-def make_figure(snakemake: Any, name: str) -> None:
-    """Render figure ``name`` from the aggregate tables: PNG, PDF and an rST caption for the report."""
-    import importlib
-
-    import pandas as pd
-
-    from . import provenance
-    from .figures import common
-    from .io import atomic_path, write_json
-
-    module = importlib.import_module(f"pathint.figures.{name}")
-    sm = snakemake
-    with job(sm) as j:
-        tables = common.Tables(
-            networks=pd.read_parquet(sm.input.networks),
-            units=pd.read_parquet(sm.input.units),
-            examples=common.load_examples(sm.input.examples),
-        )
-        params = {**sm.params.figures, "decoding_threshold_cm": sm.params.threshold_cm}
-        fig = module.plot(tables, params)
-        common.save_figure(fig, sm.output.png, sm.output.pdf)
-        with atomic_path(sm.output.caption) as tmp:
-            tmp.write_text(module.caption(tables, params) + "\n")
-        j.info("figure %s from %d networks", name, len(tables.networks))
-        write_json(
-            sm.output.prov,
-            provenance.record(
-                f"figure_{name}",
-                inputs=list(sm.input),
-                outputs=[sm.output.png, sm.output.pdf, sm.output.caption],
-                params=params,
-                wall_time_s=j.wall_time,
-                extra={"n_networks": int(len(tables.networks))},
-            ),
-        )

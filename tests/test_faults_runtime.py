@@ -242,18 +242,24 @@ def stage_inputs(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("stages")
     cfg = _tiny()
     train(cfg, d / "net", QUIET, log=lambda m: None)
-    run_trajectories(d / "eval.h5", d / "eval.prov.json", kind="eval", seed=1, n=EVAL["n_trajectories"],
-                     steps=EVAL["seq_len"], box=BOX)
-    run_record(d / "net/model.pt", d / "eval.h5", d / "clean/activations.h5", d / "clean/record.prov.json",
-               evaluation=EVAL, device="cpu")
+    run_trajectories(files={"h5": d / "eval.h5", "prov": d / "eval.prov.json"},
+                     defines={"kind": "eval", "seed": 1, "n": EVAL["n_trajectories"], "steps": EVAL["seq_len"], "box": BOX})
+    _record(d / "net/model.pt", d / "eval.h5", d / "clean", cfg)
     _score(d / "clean/activations.h5", d / "clean", cfg)
     (d / "network.json").write_text(json.dumps(cfg.to_dict()))
     return d
 
 
+def _record(model: Path, eval_h5: Path, out: Path, cfg: NetworkConfig) -> None:
+    run_record(network_id=cfg.id, network=cfg.to_dict(), defines=EVAL, runtime={"device": "cpu"},
+               files={"model": model, "eval": eval_h5, "activations": out / "activations.h5",
+                      "record_prov": out / "record.prov.json"})
+
+
 def _score(activations: Path, out: Path, cfg: NetworkConfig) -> None:
-    run_score(activations, out / "ratemaps.h5", out / "units.parquet", out / "summary.json", out / "score.prov.json",
-              network_id=cfg.id, network=cfg.to_dict(), scoring=SCORING, box=BOX)
+    run_score(network_id=cfg.id, network=cfg.to_dict(), defines=SCORING,
+              files={"activations": activations, "ratemaps": out / "ratemaps.h5", "units": out / "units.parquet",
+                     "summary": out / "summary.json", "score_prov": out / "score.prov.json"})
 
 
 #: Child process: run one stage, killing itself (SIGKILL) when the N-th HDF5 dataset is being created.
@@ -272,19 +278,20 @@ def create_dataset(self, *a, **k):
 h5py.Group.create_dataset = create_dataset
 from pathint.config import NetworkConfig
 from pathint.stages import run_record, run_score
-EVAL = json.loads(os.environ["EVAL"])
+cfg = NetworkConfig.from_dict(json.loads((d / "network.json").read_text()))
 if stage == "record":
-    run_record(d / "net/model.pt", d / "eval.h5", out / "activations.h5", out / "record.prov.json", evaluation=EVAL, device="cpu")
+    run_record(network_id=cfg.id, network=cfg.to_dict(), defines=json.loads(os.environ["EVAL"]), runtime={"device": "cpu"},
+               files={"model": d / "net/model.pt", "eval": d / "eval.h5", "activations": out / "activations.h5",
+                      "record_prov": out / "record.prov.json"})
 else:
-    cfg = NetworkConfig.from_dict(json.loads((d / "network.json").read_text()))
-    run_score(d / "clean/activations.h5", out / "ratemaps.h5", out / "units.parquet", out / "summary.json",
-              out / "score.prov.json", network_id=cfg.id, network=cfg.to_dict(), scoring=json.loads(os.environ["SCORING"]),
-              box=json.loads(os.environ["BOX"]))
+    run_score(network_id=cfg.id, network=cfg.to_dict(), defines=json.loads(os.environ["SCORING"]),
+              files={"activations": d / "clean/activations.h5", "ratemaps": out / "ratemaps.h5",
+                     "units": out / "units.parquet", "summary": out / "summary.json", "score_prov": out / "score.prov.json"})
 """
 
 
 def _stage_child(stage: str, d: Path, out: Path, nth: int) -> subprocess.CompletedProcess:
-    env = dict(ENV, EVAL=json.dumps(EVAL), SCORING=json.dumps(SCORING), BOX=json.dumps(BOX))
+    env = dict(ENV, EVAL=json.dumps(EVAL), SCORING=json.dumps(SCORING))
     return subprocess.run([PY, "-c", STAGE_CHILD, stage, str(d), str(out), str(nth)], env=env, capture_output=True,
                           text=True, timeout=300)
 
@@ -349,10 +356,11 @@ def test_damaged_eval_set_raises_one_line_naming_it(tmp_path, stage_inputs, dama
     bad = tmp_path / "eval.h5"
     shutil.copy(stage_inputs / "eval.h5", bad)
     damage(bad)
+    cfg = NetworkConfig.from_dict(json.loads((stage_inputs / "network.json").read_text()))
     with pytest.raises(DataError) as exc:
-        run_record(stage_inputs / "net/model.pt", bad, tmp_path / "a.h5", tmp_path / "a.json", evaluation=EVAL, device="cpu")
+        _record(stage_inputs / "net/model.pt", bad, tmp_path / "out", cfg)
     _one_line_naming(exc, bad)
-    assert not (tmp_path / "a.h5").exists() and not (tmp_path / "a.json").exists()
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 @pytest.mark.parametrize("damage", [_truncate, _scribble], ids=["truncated", "corrupted"])

@@ -13,8 +13,9 @@ import pytest
 from scipy import stats
 
 from pathint.errors import DataError
-from pathint.figures import FIGURES, Tables, load_examples, save_figure, write_examples
-from pathint.figures import common, fig2, fig3, fig4, fig5, trajectory
+from pathint import comparison
+from pathint.figures import common, fig2, fig3, fig4, fig5, module, names, trajectory
+from pathint.figures.common import Tables, load_examples, save_figure, write_examples
 
 matplotlib.use("Agg")
 
@@ -127,9 +128,9 @@ def _texts(fig) -> str:
 
 
 # ------------------------------------------------------------------------------------------ rendering
-@pytest.mark.parametrize("name", sorted(FIGURES))
+@pytest.mark.parametrize("name", names())
 def test_figure_renders_png_and_pdf(tables, tmp_path, name):
-    fig = FIGURES[name].plot(tables, PARAMS)
+    fig = module(name).plot(tables, PARAMS)
     png, pdf = tmp_path / f"{name}.png", tmp_path / f"{name}.pdf"
     save_figure(fig, png, pdf, dpi=80)
     w, h = fig.get_size_inches()
@@ -137,28 +138,28 @@ def test_figure_renders_png_and_pdf(tables, tmp_path, name):
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 1000
     assert w <= 7.5 and not list(tmp_path.glob(".*tmp*"))  # paper width; no temp files left
     assert "no networks" not in _texts(fig)  # full tables: every panel has data
-    text = FIGURES[name].caption(tables, PARAMS)
+    text = module(name).caption(tables, PARAMS)
     assert isinstance(text, str) and len(text) > 100
 
 
-@pytest.mark.parametrize("name", sorted(FIGURES))
+@pytest.mark.parametrize("name", names())
 def test_empty_tables_render_notes(tmp_path, name):
     empty = Tables.empty()
-    fig = FIGURES[name].plot(empty, PARAMS)
+    fig = module(name).plot(empty, PARAMS)
     save_figure(fig, tmp_path / "e.png", None, dpi=50)
     assert (tmp_path / "e.png").stat().st_size > 0
     if name != "fig4":  # panel c of Fig. 4 needs no networks; a and b do
         assert "no " in _texts(fig)
     else:
         assert "no networks" in _texts(fig)
-    assert FIGURES[name].caption(empty, PARAMS)
+    assert module(name).caption(empty, PARAMS)
 
 
 def test_missing_group_is_noted_not_fatal(tmp_path):
     t = make_tables(drop_groups=("DoG", "SoD"))
     fig = fig2.plot(t, PARAMS)
     save_figure(fig, tmp_path / "f.png", None, dpi=40)
-    table = fig2.fraction_table(t.networks, PARAMS)
+    table = comparison.fraction_table(t.networks, PARAMS)
     assert table.set_index("group").loc["DoG", "n"] == 0
     assert np.isnan(table.set_index("group").loc["DoG", "pi"])
     assert "no networks" in _texts(fig)
@@ -171,7 +172,7 @@ def test_missing_group_is_noted_not_fatal(tmp_path):
 def test_unknown_sweeps_give_notes():
     p = dict(PARAMS, fig3_sweep="nope", fig5_single_sweep="nope1", fig5_multi_sweep="nope2", fig6_sweep="nope3")
     t = make_tables()
-    for mod in (fig3, fig5, FIGURES["architectures"]):
+    for mod in (fig3, fig5, module("architectures")):
         assert "no " in _texts(mod.plot(t, p))
 
 
@@ -195,7 +196,7 @@ def test_bootstrap_ci_of_known_fraction():
 
 
 def test_fraction_table_counts(tables):
-    t = fig2.fraction_table(tables.networks, PARAMS).set_index("group")
+    t = comparison.fraction_table(tables.networks, PARAMS).set_index("group")
     # Cartesian Low Dim: errors 4, 6, 8, 30 and one diverged -> 3 of 5
     assert t.loc["Cartesian Low Dim", "n"] == 5
     assert t.loc["Cartesian Low Dim", "pi"] == pytest.approx(0.6)
@@ -244,7 +245,7 @@ def test_dos_theory_period():
 
 
 def test_fig3_modes_follow_sigma(tables):
-    modes = fig3.mode_table(fig3.grid_periods(tables, common.resolve_params(PARAMS)))
+    modes = comparison.mode_table(comparison.grid_periods(tables.networks, tables.units, common.resolve_params(PARAMS)))
     assert list(modes["sigma"]) == list(SIGMAS)
     expected = common.dos_theory_period(np.array(SIGMAS), 2.0) * PERIOD_FACTOR
     assert modes["mode_m"].to_numpy() == pytest.approx(expected, abs=0.02)
@@ -309,7 +310,6 @@ def test_parse_scalar():
     assert common.parse_scalar('{"uniform": [0.06, 0.18]}') == (0.06, 0.18)
     assert common.parse_scalar({"uniform": [1, 2]}) == (1.0, 2.0)
     assert np.isnan(common.fixed_value('{"uniform": [0.06, 0.18]}'))
-    assert common.scalar_label('{"uniform": [0.06, 0.18]}') == "U(0.06, 0.18)"
     with pytest.raises(DataError, match="abc"):
         common.parse_scalar("abc")
 

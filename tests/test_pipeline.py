@@ -76,12 +76,38 @@ def test_editing_grid_score_code_reruns_scoring_and_below(smoke):
     jobs = _planned_after_edit(smoke, "pathint/scores.py", _append_comment)
     assert "train" not in jobs and "record" not in jobs
     assert jobs["score"] == 13 and jobs["aggregate"] == 1
-    assert {f"figure_{n}" for n in FIGURES} <= set(jobs)
+    assert jobs["figure"] == len(FIGURES)
+
+
+def test_editing_a_module_a_stage_imports_reruns_that_stage_and_below(smoke):
+    # the score stage reads activations with pathint.recording
+    jobs = _planned_after_edit(smoke, "pathint/recording.py", _append_comment)
+    assert "train" not in jobs and jobs["record"] == 13 and jobs["score"] == 13
+    # aggregation writes the examples file with pathint.figures.common
+    jobs = _planned_after_edit(smoke, "pathint/figures/common.py", _append_comment)
+    assert jobs == {"aggregate": 1, "figure": len(FIGURES)}
+    # the shared stage runner and provenance writer never change a result
+    for rel in ("pathint/packs.py", "pathint/provenance.py"):
+        assert _planned_after_edit(smoke, rel, _append_comment) == {}, rel
+
+
+def test_runtime_settings_rerun_nothing(smoke):
+    """Threads, memory, time limits, checkpoint and log intervals, device: none defines a result."""
+    def edit(text: str) -> str:
+        assert "  threads: 1\n" in text and "  checkpoint_every: 10\n" in text
+        return (text.replace("  threads: 1\n", "  threads: 2\n  mem_mb: 1234\n  runtime_min: 7\n")
+                .replace("  checkpoint_every: 10\n", "  checkpoint_every: 3\n").replace("  log_every: 5\n", "  log_every: 2\n")
+                .replace("  device: cpu\n", "  device: auto\n"))
+
+    assert _planned_after_edit(smoke, "configs/smoke.yaml", edit) == {}
+    # a setting that does define a result (the evaluation set) reruns from recording down
+    jobs = _planned_after_edit(smoke, "configs/smoke.yaml", lambda t: t.replace("n_trajectories: 60", "n_trajectories: 61"))
+    assert "train" not in jobs and jobs["eval_trajectories"] == 1 and jobs["record"] == 13
 
 
 def test_editing_one_figure_reruns_only_that_figure(smoke):
     jobs = _planned_after_edit(smoke, "pathint/figures/fig3.py", _append_comment)
-    assert jobs == {"figure_fig3": 1}
+    assert jobs == {"figure": 1}
 
 
 def test_adding_a_seed_trains_only_the_new_network(smoke):
@@ -132,7 +158,7 @@ packing: {packs: 1}
 
 def _train_log_lines(work: Path) -> list[str]:
     lines = []
-    for log in sorted((work / "results/packed/logs/train_pack").glob("*.log")):
+    for log in sorted((work / "results/packed/logs/train").glob("*.log")):
         lines += [l for l in log.read_text().splitlines() if "running" in l or "skipped" in l]
     return lines
 
@@ -145,8 +171,7 @@ def test_packed_runs_train_only_new_networks(tmp_path):
     sweep.write_text("name: packed\nfixed: {readout: cartesian, n_place: 2}\ngrid: {seed: [0, 1, 2]}\n")
     args = ("--configfile", "configs/packed.yaml")
     jobs = planned_jobs(work, *args)
-    assert jobs["train_pack"] == jobs["record_pack"] == jobs["score_pack"] == 1
-    assert "train" not in jobs
+    assert jobs["train"] == jobs["record"] == jobs["score"] == 1
     snakemake(work, "--cores", "2", *args)
     assert sum("running" in l for l in _train_log_lines(work)) == 3
     networks = pd.read_parquet(work / "results/packed/tables/networks.parquet")

@@ -203,13 +203,14 @@ def test_learning_rate_schedules():
 
 
 def test_dataset_mode_reads_the_stored_trajectories(tmp_path):
-    from pathint.trajectories import make_dataset
+    from pathint.stages import run_trajectories, training_set_defines
 
     cfg = tiny(data_mode="dataset", dataset_size=40)
     with pytest.raises(ConfigError, match="dataset_path"):
         train(cfg, tmp_path / "x", TrainRuntime(**QUIET), log=silent)
     path = tmp_path / "train.h5"
-    make_dataset(cfg.seed, 40, cfg.seq_len, TrajectoryParams.from_config(cfg), path)
+    box = {"box_width": cfg.box_width, "box_height": cfg.box_height, "periodic": cfg.periodic}
+    run_trajectories(files={"h5": path, "prov": tmp_path / "train.prov.json"}, defines=training_set_defines(cfg, box))
     res = train(cfg, tmp_path / "net", TrainRuntime(dataset_path=str(path), **QUIET), log=silent)
     assert res.status == "ok" and res.steps == cfg.n_steps
     online = torch.load(train(tiny(), tmp_path / "online", TrainRuntime(**QUIET), log=silent).model_path, weights_only=True)

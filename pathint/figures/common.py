@@ -271,14 +271,6 @@ def fixed_value(value: Any) -> float:
     return math.nan if isinstance(v, tuple) else v
 
 
-def scalar_label(value: Any) -> str:
-    """Short display text: ``0.12`` or ``U(0.06, 0.24)``."""
-    v = parse_scalar(value)
-    if isinstance(v, tuple):
-        return f"U({v[0]:g}, {v[1]:g})"
-    return f"{v:g}"
-
-
 def fixed_column(df: pd.DataFrame, column: str) -> np.ndarray:
     """Column of fixed scalars as floats (NaN where a value is a uniform range or absent)."""
     if column not in df.columns:

@@ -13,30 +13,10 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from .common import (Tables, bootstrap_fraction_ci, bootstrap_rng, count_text, figure_style, group_colours,
-                     group_networks, kde_survival, new_figure, no_networks, panel_label, path_integrates,
-                     resolve_params, score_units, show_ratemap, wrap_label)
-
-
-def fraction_table(networks: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
-    """Per group (in ``params['groups']`` order): N, fraction path integrating and grid fractions with CIs.
-
-    Columns: group, n, pi (fraction), pi_lo, pi_hi, n_pi, grid, grid_lo, grid_hi, high, high_lo, high_hi.
-    Diverged networks count as failing; grid fractions are among networks that path integrate.
-    """
-    p = resolve_params(params)
-    rows = []
-    for gi, group in enumerate(p["groups"]):
-        nets = group_networks(networks, group)
-        pi = path_integrates(nets, p["decoding_threshold_cm"]) if len(nets) else np.zeros(0, bool)
-        best = pd.to_numeric(nets["max_score_60"], errors="coerce").to_numpy(float)[pi] if len(nets) else np.zeros(0)
-        row: dict[str, Any] = {"group": group, "n": len(nets), "n_pi": int(pi.sum())}
-        for k, (key, values) in enumerate((("pi", pi), ("grid", best > p["grid_threshold"]),
-                                           ("high", best > p["high_threshold"]))):
-            f, lo, hi = bootstrap_fraction_ci(values, p["bootstrap"], bootstrap_rng(p, gi, k), p["ci_level"])
-            row.update({key: f, f"{key}_lo": lo, f"{key}_hi": hi})
-        rows.append(row)
-    return pd.DataFrame(rows)
+from ..comparison import fraction_table
+from .common import (Tables, count_text, figure_style, group_colours, group_networks, kde_survival, new_figure,
+                     no_networks, panel_label, path_integrates, resolve_params, score_units, show_ratemap,
+                     wrap_label)
 
 
 def _bars(ax, y: np.ndarray, frac: np.ndarray, lo: np.ndarray, hi: np.ndarray, colours, height: float,

@@ -13,60 +13,18 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from .common import (Tables, count_text, dos_theory_period, figure_style, fixed_column, kde_density, kde_mode,
-                     new_figure, no_networks, panel_label, path_integrates, resolve_params, select_sweep,
-                     units_of)
+from ..comparison import grid_periods, mode_table, sweep_networks
+from .common import (Tables, count_text, dos_theory_period, figure_style, kde_density, new_figure, no_networks,
+                     panel_label, path_integrates, resolve_params)
 
 BIOLOGY_RATIO = 1.4
-
-
-def sweep_networks(tables: Tables, p: Mapping[str, Any]) -> pd.DataFrame:
-    """Networks of the σ sweep with a fixed σ (``sigma`` column added)."""
-    p = resolve_params(p)
-    nets = select_sweep(tables.networks, p["fig3_sweep"]).copy()
-    nets["sigma"] = fixed_column(nets, "place_cell_rf")
-    nets["s"] = fixed_column(nets, "surround_scale")
-    return nets[np.isfinite(nets["sigma"].to_numpy(float))]
-
-
-def grid_periods(tables: Tables, p: Mapping[str, Any]) -> pd.DataFrame:
-    """Units of path-integrating σ-sweep networks with score_60 > grid threshold and a finite period.
-
-    Columns: id, sigma, period_m.
-    """
-    p = resolve_params(p)
-    nets = sweep_networks(tables, p)
-    if len(nets):
-        nets = nets[path_integrates(nets, p["decoding_threshold_cm"])]
-    u = units_of(tables.units, nets)
-    if len(u) == 0:
-        return pd.DataFrame({"id": pd.Series(dtype=object), "sigma": pd.Series(dtype=float),
-                             "period_m": pd.Series(dtype=float)})
-    score = pd.to_numeric(u["score_60"], errors="coerce").to_numpy(float)
-    period = pd.to_numeric(u["period_m"], errors="coerce").to_numpy(float)
-    keep = (score > p["grid_threshold"]) & np.isfinite(period) & (period > 0)
-    sig = dict(zip(nets["id"], nets["sigma"]))
-    out = pd.DataFrame({"id": u["id"].to_numpy()[keep], "period_m": period[keep]})
-    out["sigma"] = out["id"].map(sig).astype(float)
-    return out
-
-
-def mode_table(periods: pd.DataFrame) -> pd.DataFrame:
-    """KDE mode of the period per σ: columns sigma, mode_m, n_units, n_networks, ratio (to previous σ)."""
-    rows = []
-    for sigma, g in periods.groupby("sigma", sort=True):
-        rows.append({"sigma": float(sigma), "mode_m": kde_mode(g["period_m"].to_numpy(float)),
-                     "n_units": len(g), "n_networks": g["id"].nunique()})
-    t = pd.DataFrame(rows, columns=["sigma", "mode_m", "n_units", "n_networks"])
-    t["ratio"] = t["mode_m"] / t["mode_m"].shift(1)
-    return t
 
 
 def plot(tables: Tables, params: Mapping[str, Any]):
     """Build Fig. 3 from the aggregate tables."""
     p = resolve_params(params)
-    nets = sweep_networks(tables, p)
-    periods = grid_periods(tables, p)
+    nets = sweep_networks(tables.networks, p["fig3_sweep"])
+    periods = grid_periods(tables.networks, tables.units, p)
     modes = mode_table(periods)
     with figure_style():
         fig = new_figure(7.2, 2.6)
@@ -131,8 +89,8 @@ def plot(tables: Tables, params: Mapping[str, Any]):
 
 def caption(tables: Tables, params: Mapping[str, Any]) -> str:
     p = resolve_params(params)
-    nets = sweep_networks(tables, p)
-    periods = grid_periods(tables, p)
+    nets = sweep_networks(tables.networks, p["fig3_sweep"])
+    periods = grid_periods(tables.networks, tables.units, p)
     modes = mode_table(periods)
     n_sigma = nets.groupby("sigma").size() if len(nets) else pd.Series(dtype=int)
     pi = nets[path_integrates(nets, p["decoding_threshold_cm"])] if len(nets) else nets

@@ -13,10 +13,10 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from ..comparison import sweep_networks
 from .common import (Tables, count_text, figure_style, fixed_column, group_colours, group_networks, new_figure,
                      no_networks, panel_label, path_integrates, resolve_params, score_units, units_of)
 from .fig2 import plot_survival
-from .fig3 import sweep_networks
 
 DOS, DOG = "difference_of_softmaxes", "difference_of_gaussians"
 
@@ -30,7 +30,7 @@ def threshold_table(tables: Tables, p: Mapping[str, Any]) -> pd.DataFrame:
     Columns: sigma, threshold, percent (mean over networks), sem, n_networks.
     """
     p = resolve_params(p)
-    nets = sweep_networks(tables, p)
+    nets = sweep_networks(tables.networks, p["fig3_sweep"])
     if len(nets) and p["only_path_integrating"]:
         nets = nets[path_integrates(nets, p["decoding_threshold_cm"])]
     u = units_of(tables.units, nets)
@@ -126,7 +126,7 @@ def _plot_code(ax_s, ax_f, label: str, readout: str, p: Mapping[str, Any]) -> No
     ax_f.imshow(amp.T, origin="lower", extent=[k[0] - dk / 2, k[-1] + dk / 2] * 2, cmap="magma")
     ax_f.set_xlim(-kmax, kmax)
     ax_f.set_ylim(-kmax, kmax)
-    ax_f.set_title(f"{label}: |FFT(Σ)|", fontsize=8, pad=2)
+    ax_f.set_title(f"{label}: |FFT(Σ)|, peak |k| {ring_radius(k, amp):.0f}/m", fontsize=8, pad=2)
     ax_f.set_xlabel("kx (rad/m)", labelpad=1)
     ax_f.set_ylabel("ky (rad/m)", labelpad=1)
     if readout == DOS:  # theory ring k*

@@ -1,19 +1,17 @@
-# Stage 5: one table over all networks, one over all units, and the example maps and trajectories.
+# Stage 5: one table over all networks, one over all units, the example maps and trajectories, and this
+# run's numbers beside the paper's.
 
 
 rule aggregate:
     input:
-        summaries=summaries(),
+        aggregate_inputs(),
     output:
-        networks=f"{R}/tables/networks.parquet",
-        units=f"{R}/tables/units.parquet",
-        examples=f"{R}/tables/examples.h5",
-        networks_csv=f"{R}/tables/networks.csv",
-        prov=f"{R}/tables/aggregate.prov.json",
+        **{k: layout.table(R, k) for k in STAGES["aggregate"].outputs},
+        prov=layout.table(R, "prov"),
     log:
-        f"{R}/logs/aggregate.log",
+        layout.log(R, "aggregate", "aggregate"),
     benchmark:
-        f"{R}/benchmarks/aggregate.tsv"
+        layout.benchmark(R, "aggregate", "aggregate")
     conda:
         "../../envs/scoring.yaml"
     threads: 1
@@ -22,8 +20,7 @@ rule aggregate:
         runtime=60,
     params:
         membership=membership(),
-        scoring=SCORING,
-        evaluation=EVALUATION,
+        defines=DEFINES["aggregate"],
         code=CODE["aggregate"],
     script:
         "../scripts/aggregate.py"

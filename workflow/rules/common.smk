@@ -1,22 +1,24 @@
-# Helpers and configuration validation, shared by every stage.
+# Helpers and configuration validation, shared by every stage. Paths come from pathint.layout, what each
+# stage reads, writes and depends on from the stage registry pathint.stages.STAGES.
 import sys
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("8.0")
 
 sys.path.insert(0, workflow.basedir)
+from pathint import layout  # noqa: E402
 from pathint.config import check_experiment, experiment_networks  # noqa: E402
 from pathint.errors import ConfigError  # noqa: E402
+from pathint.figures import names as figure_names  # noqa: E402
 from pathint.packs import pack_name, pack_of  # noqa: E402
-from pathint.provenance import stage_code_hash  # noqa: E402
+from pathint.stages import STAGES, figure_stage, training_set_defines  # noqa: E402
 
 CONFIG_SOURCE = ", ".join(map(str, workflow.overwrite_configfiles)) or "config.yaml"
 try:
-    # our own check first: one-line messages naming the file, key, value and what is allowed
-    check_experiment(config, CONFIG_SOURCE)
-    validate(config, Path(workflow.basedir) / "pathint/schemas/config.schema.yaml")
+    # one-line messages naming the file, key, value and what is allowed; defaults filled in
+    config.update(check_experiment(config, CONFIG_SOURCE))
     NETWORKS = {
         n.id: n
         for n in experiment_networks(
@@ -28,62 +30,91 @@ except ConfigError as exc:
 
 R = config["results"]
 TRAINING = config["training"]
-EVALUATION = config["evaluation"]
-SCORING = config["scoring"]
 FIGURES = config["figures"]
 PACKS = config["packing"]["packs"]
+# per-network stages run one job per network ({id}) or, packed, one per pack ({pack})
+UNIT = "pack" if PACKS else "id"
 PACK_MEMBERS = {}
 if PACKS:
     for _id in NETWORKS:
         PACK_MEMBERS.setdefault(pack_name(pack_of(_id, PACKS)), []).append(_id)
-# Code content hashes: a rule reruns when the code it depends on changes (params trigger), and a fresh
-# clone beside finished results reruns nothing (no dependence on file modification times of code).
-CODE = {
-    stage: stage_code_hash(stage)
-    for stage in ("trajectories", "train", "record", "score", "aggregate")
-}
 
 _first = next(iter(NETWORKS.values())).config
 BOX = {k: getattr(_first, k) for k in ("box_width", "box_height", "periodic")}
+# What defines each stage's result (rerun triggers, with the code hash): never runtime settings
+# such as threads, memory, time limits, checkpoint or log intervals.
+DEFINES = {name: st.defines(config, BOX) for name, st in STAGES.items()}
+# Content hashes of each stage's code (pathint.codedeps: from the import graph of its entry
+# function), so a rule reruns when code it depends on changes and a fresh clone beside finished
+# results reruns nothing (code modification times do not matter).
+CODE = {name: st.code_hash() for name, st in STAGES.items()}
+
+DATASETS = {
+    layout.training_set_key(n.config): n.config
+    for n in NETWORKS.values()
+    if n.config.data_mode == "dataset"
+}
 
 
 wildcard_constraints:
     id="[0-9a-f]{10}",
     pack="[0-9]{5}",
     dataset="[0-9a-f]{10}",
+    name="|".join(figure_names()),
 
 
-def net(wildcards):
-    return NETWORKS[wildcards.id]
+def members(wildcards):
+    """Network id -> config of the unit (one network, or a pack) a job runs."""
+    ids = PACK_MEMBERS[wildcards.pack] if PACKS else [wildcards.id]
+    return {i: NETWORKS[i].config.to_dict() for i in ids}
 
 
-def net_config(wildcards):
-    return NETWORKS[wildcards.id].config.to_dict()
+def stage_outputs(stage):
+    """Per-network files (with the provenance record), or the pack's manifest."""
+    if PACKS:
+        return {"manifest": layout.manifest(R, stage, wildcard="pack")}
+    st = STAGES[stage]
+    return {
+        k: layout.network_file(R, k, wildcard="id") for k in st.outputs + (st.prov,)
+    }
 
 
-def dataset_key(cfg):
-    """Stored training sets are shared by networks with the same length, size and box."""
-    import hashlib
-    import json
+def stage_inputs(stage):
+    """Input function of a per-network stage: upstream outputs (or manifest) and shared files."""
+    st = STAGES[stage]
 
-    blob = json.dumps(
-        [cfg.seq_len, cfg.dataset_size, cfg.box_width, cfg.box_height, cfg.periodic]
-    )
-    return hashlib.sha1(blob.encode()).hexdigest()[:10]
+    def inputs(wildcards):
+        out = {}
+        ids = list(members(wildcards))
+        for key in st.inputs:
+            if key == "eval":
+                out[key] = layout.shared_file(R, "eval")
+            elif key == "dataset":
+                sets = sorted(
+                    {
+                        layout.training_set(R, layout.training_set_key(c))
+                        for c in (NETWORKS[i].config for i in ids)
+                        if c.data_mode == "dataset"
+                    }
+                )
+                if sets:
+                    out[key] = sets
+            elif PACKS:
+                out["upstream"] = layout.manifest(R, st.upstream, wildcards.pack)
+            else:
+                out[key] = layout.network_file(R, key, wildcards.id)
+        return out
+
+    return inputs
 
 
-DATASETS = {
-    dataset_key(n.config): n.config
-    for n in NETWORKS.values()
-    if n.config.data_mode == "dataset"
-}
-
-
-def train_inputs(wildcards):
-    cfg = NETWORKS[wildcards.id].config
-    if cfg.data_mode == "dataset":
-        return {"dataset": f"{R}/data/train_{dataset_key(cfg)}.h5"}
-    return {}
+def stage_params(stage):
+    return {
+        "stage": stage,
+        "members": members,
+        "defines": DEFINES[stage],
+        "code": CODE[stage],
+    }
 
 
 def network_runtime(network_id, attempt):
@@ -93,16 +124,20 @@ def network_runtime(network_id, attempt):
     return attempt * max(10, round(TRAINING["runtime_min"] * work))
 
 
-def train_runtime(wildcards, attempt):
-    return network_runtime(wildcards.id, attempt)
+def stage_runtime(stage):
+    """SLURM time limit (minutes) of a job: the sum over its networks."""
+
+    def runtime(wildcards, attempt):
+        ids = list(members(wildcards))
+        if stage == "train":
+            return sum(network_runtime(i, attempt) for i in ids)
+        return 30 * attempt * len(ids)
+
+    return runtime
 
 
 def gpu_resource():
     return 1 if TRAINING["gpu"] else 0
-
-
-def network_ids():
-    return list(NETWORKS)
 
 
 def membership():
@@ -111,54 +146,29 @@ def membership():
     }
 
 
-def summaries():
-    """What aggregation reads: per-network summaries, or the score manifests of packed runs."""
+def aggregate_inputs():
+    """Every file aggregation reads: the per-network files, or the manifests of the packs holding them."""
     if PACKS:
-        return [f"{R}/packs/score/{p}.json" for p in sorted(PACK_MEMBERS)]
-    return [f"{R}/networks/{i}/summary.json" for i in NETWORKS]
-
-
-def pack_networks(wildcards):
-    return {i: NETWORKS[i].config.to_dict() for i in PACK_MEMBERS[wildcards.pack]}
-
-
-def pack_datasets(wildcards):
-    return {
-        i: f"{R}/data/train_{dataset_key(NETWORKS[i].config)}.h5"
-        for i in PACK_MEMBERS[wildcards.pack]
-        if NETWORKS[i].config.data_mode == "dataset"
-    }
-
-
-def pack_train_inputs(wildcards):
-    return sorted(set(pack_datasets(wildcards).values()))
-
-
-def pack_train_runtime(wildcards, attempt):
-    return sum(network_runtime(i, attempt) for i in PACK_MEMBERS[wildcards.pack])
+        return [
+            layout.manifest(R, stage, p)
+            for stage in ("record", "score")
+            for p in sorted(PACK_MEMBERS)
+        ]
+    return [
+        layout.network_file(R, key, i)
+        for i in NETWORKS
+        for key in STAGES["aggregate"].inputs
+    ]
 
 
 def all_figures():
-    return expand(
-        f"{R}/figures/{{name}}.{{ext}}", name=FIGURES["make"], ext=("png", "pdf")
-    )
+    return [
+        layout.figure_file(R, kind, name)
+        for name in FIGURES["make"]
+        for kind in ("png", "pdf")
+    ]
 
 
-FIGURE_TABLES = {
-    "networks": f"{R}/tables/networks.parquet",
-    "units": f"{R}/tables/units.parquet",
-    "examples": f"{R}/tables/examples.h5",
-}
-
-
-def figure_outputs(name):
-    return {
-        "png": report(
-            f"{R}/figures/{name}.png",
-            caption=str(Path(f"{R}/figures/{name}.caption.rst").resolve()),
-            category="Figures",
-        ),
-        "pdf": f"{R}/figures/{name}.pdf",
-        "caption": f"{R}/figures/{name}.caption.rst",
-        "prov": f"{R}/figures/{name}.prov.json",
-    }
+FIGURE_TABLES = {k: layout.table(R, k) for k in ("networks", "units", "examples")}
+FIGURE_DEFINES = figure_stage("fig2").defines(config, BOX)
+FIGURE_CODE = {name: figure_stage(name).code_hash() for name in figure_names()}

@@ -1,14 +1,14 @@
-# Stage 1: trajectory datasets (the fixed, seeded evaluation set; stored training sets if asked for).
+# Stage 1: trajectory sets (the fixed, seeded evaluation set; stored training sets if asked for).
 
 
 rule eval_trajectories:
     output:
-        h5=f"{R}/data/eval.h5",
-        prov=f"{R}/data/eval.prov.json",
+        h5=layout.shared_file(R, "eval"),
+        prov=layout.shared_file(R, "eval_prov"),
     log:
-        f"{R}/logs/trajectories/eval.log",
+        layout.log(R, "trajectories", "eval"),
     benchmark:
-        f"{R}/benchmarks/trajectories/eval.tsv"
+        layout.benchmark(R, "trajectories", "eval")
     conda:
         "../../envs/trajectories.yaml"
     threads: 1
@@ -16,11 +16,7 @@ rule eval_trajectories:
         mem_mb=2000,
         runtime=30,
     params:
-        kind="eval",
-        seed=EVALUATION["seed"],
-        n=EVALUATION["n_trajectories"],
-        steps=EVALUATION["seq_len"],
-        box=BOX,
+        defines=DEFINES["trajectories"],
         code=CODE["trajectories"],
     script:
         "../scripts/trajectories.py"
@@ -28,12 +24,12 @@ rule eval_trajectories:
 
 rule train_dataset:
     output:
-        h5=f"{R}/data/train_{{dataset}}.h5",
-        prov=f"{R}/data/train_{{dataset}}.prov.json",
+        h5=layout.training_set(R, wildcard="dataset"),
+        prov=layout.training_set(R, wildcard="dataset", prov=True),
     log:
-        f"{R}/logs/trajectories/train_{{dataset}}.log",
+        layout.log(R, "trajectories", wildcard="dataset"),
     benchmark:
-        f"{R}/benchmarks/trajectories/train_{{dataset}}.tsv"
+        layout.benchmark(R, "trajectories", wildcard="dataset")
     conda:
         "../../envs/trajectories.yaml"
     threads: 1
@@ -41,11 +37,7 @@ rule train_dataset:
         mem_mb=4000,
         runtime=60,
     params:
-        kind="train",
-        seed=lambda wc: 1_000_003,
-        n=lambda wc: DATASETS[wc.dataset].dataset_size,
-        steps=lambda wc: DATASETS[wc.dataset].seq_len,
-        box=BOX,
+        defines=lambda wc: training_set_defines(DATASETS[wc.dataset], BOX),
         code=CODE["trajectories"],
     script:
         "../scripts/trajectories.py"

@@ -1,4 +1,4 @@
-"""Snakemake entry point: write a trajectory dataset (evaluation set or stored training set)."""
+"""Snakemake entry point: write a trajectory set (the evaluation set, or a stored training set)."""
 
 import sys
 from pathlib import Path
@@ -10,5 +10,4 @@ from pathint.workflow import job  # noqa: E402
 
 sm = snakemake  # noqa: F821
 with job(sm) as j:
-    p = sm.params
-    run_trajectories(sm.output.h5, sm.output.prov, kind=p.kind, seed=p.seed, n=p.n, steps=p.steps, box=p.box, log=j.info)
+    run_trajectories(files=dict(sm.output.items()), defines=sm.params.defines, log=j.info)
