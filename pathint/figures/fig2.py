@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..comparison import fraction_table
+from ..comparison import PAPER_FIG2, fraction_table
 from .common import (Tables, count_text, figure_style, group_colours, group_networks, kde_survival, new_figure,
                      no_networks, panel_label, path_integrates, resolve_params, score_units, show_ratemap,
                      wrap_label)
@@ -47,6 +47,7 @@ def _plot_fractions(ax_a, ax_b, table: pd.DataFrame, colours: Mapping[str, str],
     for yi, n in zip(y, table["n"]):
         if n == 0:
             ax_a.text(0.02, yi, "no networks", ha="left", va="center", fontsize=8, color="0.4")
+    _paper_marks(ax_a, y, table["group"], "pi")
 
     ax_b.set_ylim(len(table) - 0.5, -0.5)
     ax_b.set_yticks(y, [])
@@ -62,13 +63,29 @@ def _plot_fractions(ax_a, ax_b, table: pd.DataFrame, colours: Mapping[str, str],
     for yi, n in zip(y, table["n_pi"]):
         if n == 0:
             ax_b.text(0.02, yi, "none pass", ha="left", va="center", fontsize=8, color="0.4")
+    _paper_marks(ax_b, y - h / 2, table["group"], "grid", label=False)
+    _paper_marks(ax_b, y + h / 2, table["group"], "high", label=False)
+    passing = table["n_pi"].to_numpy() > 0
+    ax_b.plot(table["grid_untrained"].to_numpy(float)[passing], (y - h / 2)[passing], "o", mfc="white", mec="0.2",
+              ms=3.5, mew=0.8, label="untrained")
     ax_b.set_xlim(0, 1.05)
     ax_b.set_xlabel("fraction of passing nets,\nbest unit's 60° score")
     ax_b.set_xticks([0, 0.5, 1])
-    leg = ax_b.legend(loc="lower right", bbox_to_anchor=(1.05, 1.0), ncol=2, fontsize=8, handlelength=1.0,
-                      handletextpad=0.3, columnspacing=0.6, borderaxespad=0.1)
+    # one legend for (a) and (a′), above both (the panels' labels stay visible)
+    handles, labels = ax_a.get_legend_handles_labels()
+    more = ax_b.get_legend_handles_labels()
+    leg = ax_b.figure.legend(handles + more[0], labels + more[1], loc="outside upper left", ncol=4, fontsize=8,
+                             handlelength=1.0, handletextpad=0.3, columnspacing=0.8)
     for handle in leg.legend_handles:
-        handle.set_facecolor("0.5")
+        if hasattr(handle, "set_facecolor"):  # the bars' patches; the untrained marker keeps its style
+            handle.set_facecolor("0.5")
+
+
+def _paper_marks(ax, y: np.ndarray, groups, key: str, label: bool = True) -> None:
+    """The paper's value of each group (SPEC §7) as a black diamond beside this run's bar."""
+    vals = np.array([PAPER_FIG2.get(g, {}).get(key, np.nan) for g in groups], float)
+    ok = np.isfinite(vals)
+    ax.plot(vals[ok], np.asarray(y)[ok], "D", color="black", ms=3.5, label="paper" if label else None)
 
 
 def plot_survival(ax, groups_units: Mapping[str, pd.DataFrame], colours: Mapping[str, str],
@@ -200,7 +217,9 @@ def caption(tables: Tables, params: Mapping[str, Any]) -> str:
         f"{100 * p['ci_level']:g}% percentile bootstrap CIs ({int(p['bootstrap'])} resamples, seed {p['seed']}). "
         f"N per group: {count_text(n)}. Fractions: {frac or 'none'}. "
         f"(a′) Among networks that path integrate (N per group: {count_text(n_pi)}), fraction whose best unit's "
-        f"60° grid score exceeds {p['grid_threshold']:g} (solid) and {p['high_threshold']:g} (hatched). "
+        f"60° grid score exceeds {p['grid_threshold']:g} (solid) and {p['high_threshold']:g} (hatched); open "
+        f"circles: the same networks at initialisation (untrained twin). Black diamonds in (a) and (a′): the "
+        f"paper's values (its Fig. 2, SPEC §7; also results/tables/paper_comparison.csv). "
         f"(b) Survival function (1 − CDF of a Gaussian KDE, Scott bandwidth) of the 60° scores of all units of "
         f"{pool}, x ∈ [{p['survival_range'][0]:g}, {p['survival_range'][1]:g}]; dashed: the same units at "
         f"initialisation (untrained baseline). (c) Example rate maps of {pool} per group within 60° score ranges "

@@ -13,7 +13,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from ..comparison import grid_periods, mode_table, sweep_networks
+from ..comparison import PAPER_PERIOD_PER_SIGMA, grid_periods, mode_table, period_slope, sweep_networks
 from .common import (Tables, count_text, dos_theory_period, figure_style, kde_density, new_figure, no_networks,
                      panel_label, path_integrates, resolve_params)
 
@@ -58,6 +58,12 @@ def plot(tables: Tables, params: Mapping[str, Any]):
 
         ax_b.plot(modes["sigma"], modes["mode_m"], "o", color="#d55e00", ms=4, label="KDE mode")
         grid_s = np.linspace(0, sigmas.max() * 1.05, 100)[1:]
+        lo_p, hi_p = PAPER_PERIOD_PER_SIGMA
+        ax_b.fill_between(grid_s, lo_p * grid_s, hi_p * grid_s, color="0.85", lw=0, label=f"paper, {lo_p:g}–{hi_p:g} σ")
+        slope, s_lo, s_hi = period_slope(periods, p)
+        if np.isfinite(slope):
+            ax_b.plot(grid_s, slope * grid_s, color="#d55e00", lw=1, ls=":",
+                      label=f"ours, {slope:.1f} σ [{s_lo:.1f}, {s_hi:.1f}]")
         s_values = np.unique(nets["s"].to_numpy(float)[np.isfinite(nets["s"].to_numpy(float))])
         for s in s_values[s_values > 1]:
             ax_b.plot(grid_s, dos_theory_period(grid_s, s), color="0.3", lw=1,
@@ -97,11 +103,15 @@ def caption(tables: Tables, params: Mapping[str, Any]) -> str:
     n_pi = pi.groupby("sigma").size() if len(pi) else pd.Series(dtype=int)
     per_sigma = {f"σ={s:g}": f"{int(n_pi.get(s, 0))}/{int(n)}" for s, n in n_sigma.items()}
     mode_txt = ", ".join(f"{r.sigma:g}→{r.mode_m:.3f}" for r in modes.itertuples())
+    slope, s_lo, s_hi = period_slope(periods, p)
+    slope_txt = (f"least-squares slope through the origin {slope:.2f} σ (95% bootstrap interval over units "
+                 f"[{s_lo:.2f}, {s_hi:.2f}]); " if np.isfinite(slope) else "")
     return (
         f"Fig. 3. DoS σ sweep '{p['fig3_sweep']}' ({len(nets)} networks; networks that path integrate "
         f"[error < {p['decoding_threshold_cm']:g} cm] / all, per σ: {count_text(per_sigma)}). "
         f"(a) Gaussian KDE of grid periods (m) per σ of units with 60° score > {p['grid_threshold']:g} in networks "
-        f"that path integrate ({len(periods)} units). (b) KDE mode against σ (σ→mode m: {mode_txt or 'none'}), "
-        f"with the DoS theory λ = (2/√3)·2π/k*, k*² = 4 ln s/(σ²(s² − 1)). (c) Ratio of the modes at consecutive "
+        f"that path integrate ({len(periods)} units). (b) KDE mode against σ (σ→mode m: {mode_txt or 'none'}); "
+        f"{slope_txt}grey band: the paper's {PAPER_PERIOD_PER_SIGMA[0]:g}–{PAPER_PERIOD_PER_SIGMA[1]:g} σ; line: "
+        f"the DoS theory λ = (2/√3)·2π/k*, k*² = 4 ln s/(σ²(s² − 1)). (c) Ratio of the modes at consecutive "
         f"σ, against the ratio of the σ values and the ≈{BIOLOGY_RATIO:g} ratio of biological grid modules."
     )
