@@ -1,5 +1,6 @@
-# Stage 6: every figure, one job each, from the aggregate tables (pathint/figures/<name>.py; a figure's
-# code is its module and what that imports, so editing one figure reruns that figure alone).
+# Stage 6: every figure, one job each, from the aggregate tables (pathint/figures/<name>.py). A figure's
+# code is its module and what that imports (Fig. 4c also evaluates the readout codes, pathint.readouts),
+# so editing one figure reruns that figure alone.
 
 
 rule figure:
