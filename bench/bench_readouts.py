@@ -31,6 +31,14 @@ from pathint.trajectories import TrajectoryParams, generate  # noqa: E402
 _EXP_FLUSHED = readouts_mod.exp_flushed  # restored after the timings with plain torch.exp
 
 
+def _plain_exp(on: bool) -> None:
+    """Make every module of pathint.readouts that calls ``exp_flushed`` call plain ``torch.exp`` instead
+    (what the code did before exp_flushed), or undo that."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith("pathint.readouts") and getattr(module, "exp_flushed", None) in (_EXP_FLUSHED, torch.exp):
+            module.exp_flushed = torch.exp if on else _EXP_FLUSHED
+
+
 def dos_numpy(pos: np.ndarray, centres: np.ndarray, sigma: float, s: float) -> np.ndarray:
     """Reference DoS targets (SPEC §2), float64: softmax(-q) - softmax(-r), shift, rescale."""
     d2 = ((pos[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
@@ -147,12 +155,12 @@ def place_code_targets(pos: torch.Tensor, repeats: int, sync, device: torch.devi
             uses_exp = name in ("difference_of_gaussians", "general_difference_of_gaussians")
             if uses_exp or variant.get("gaussian_normalisation") == "none":
                 y = ro.encode(pos)
-                readouts_mod.exp_flushed = torch.exp  # what the code did before exp_flushed
+                _plain_exp(True)
                 try:
                     t_plain = timeit(lambda: ro.encode(pos), repeats, sync)
                     y_plain = ro.encode(pos)
                 finally:
-                    readouts_mod.exp_flushed = _EXP_FLUSHED
+                    _plain_exp(False)
                 same = "bitwise the same" if torch.equal(y, y_plain) else f"max |diff| {float((y - y_plain).abs().max()):.1e}"
                 line += f"   with torch.exp: {t_plain / t_dos:6.2f} (x{t_plain / t:.2f}), targets {same}"
             print(line)

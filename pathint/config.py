@@ -18,33 +18,17 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
+from . import readouts
 from .errors import ConfigError
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
-READOUTS = (
-    "cartesian",
-    "high_dim_cartesian",
-    "high_dim_polar",
-    "gaussian",
-    "difference_of_softmaxes",
-    "difference_of_gaussians",
-    "softmax_of_differences",
-    "general_difference_of_gaussians",
-)
+#: Readout names, from the registry of encodings (one module each in pathint/readouts/).
+READOUTS: tuple[str, ...] = readouts.names()
 #: Readouts whose targets are place-cell codes with a centre-surround (need s > 1).
-SURROUND_READOUTS = ("difference_of_softmaxes", "difference_of_gaussians", "softmax_of_differences")
-#: Paper labels of Fig. 2 groups.
-GROUP_LABELS = {
-    "cartesian": "Cartesian Low Dim",
-    "high_dim_cartesian": "Cartesian High Dim",
-    "high_dim_polar": "Polar High Dim",
-    "gaussian": "Gaussian",
-    "difference_of_gaussians": "DoG",
-    "difference_of_softmaxes": "DoS",
-    "softmax_of_differences": "SoD",
-    "general_difference_of_gaussians": "General DoG",
-}
+SURROUND_READOUTS: tuple[str, ...] = readouts.wide_surround_names()
+#: Paper labels of Fig. 2 groups, by readout name.
+GROUP_LABELS: dict[str, str] = readouts.labels()
 
 
 @dataclass(frozen=True)
@@ -126,17 +110,10 @@ class NetworkConfig:
             v = getattr(self, key)
             if isinstance(v, Uniform) and not v.low < v.high:
                 raise bad(key, v.to_dict(), "Uniform(a, b) needs a < b")
-        if self.readout == "high_dim_polar" and self.n_place % 2:
-            raise bad("n_place", self.n_place, "high_dim_polar needs an even n_place (half radius, half angle units)")
-        if self.readout == "cartesian" and self.n_place != 2:
-            raise bad("n_place", self.n_place, "the cartesian readout has exactly 2 units")
-        if self.readout in SURROUND_READOUTS:
-            s = self.surround_scale
-            low = s.low if isinstance(s, Uniform) else s
-            if low <= 1:
-                raise bad("surround_scale", _plain(s), f"{self.readout} needs a surround wider than the centre (s > 1)")
-        if self.readout == "gaussian" and self.gaussian_normalisation == "none":
-            pass  # MSE on exp(-q): valid
+        if self.readout not in READOUTS:
+            raise bad("readout", self.readout, f"expected one of {list(READOUTS)}")
+        for key, value, expected in readouts.get(self.readout).config_problems(self):
+            raise bad(key, value, expected)  # the encoding's own rules (pathint/readouts/<readout>.py)
         if self.lr_warmup_steps >= self.n_steps and self.lr_warmup_steps > 0:
             raise bad("lr_warmup_steps", self.lr_warmup_steps, f"must be smaller than n_steps={self.n_steps}")
 
@@ -151,15 +128,13 @@ class NetworkConfig:
 
     @property
     def loss_kind(self) -> str:
-        if self.readout in ("cartesian", "high_dim_cartesian", "high_dim_polar"):
-            return "mse"
-        if self.readout == "gaussian" and self.gaussian_normalisation == "none":
-            return "mse"
-        return "cross_entropy"
+        """"cross_entropy" or "mse", by the readout's rule."""
+        return readouts.loss_kind(self.readout, self)
 
     @property
     def n_out(self) -> int:
-        return 2 if self.readout == "cartesian" else self.n_place
+        """Readout units: n_place, or the readout's fixed count."""
+        return readouts.n_out(self.readout, self.n_place)
 
 
 def _plain(v: Any) -> Any:
@@ -197,7 +172,10 @@ def network_id(cfg: NetworkConfig) -> str:
 # ---------------------------------------------------------------------- schema validation
 @lru_cache(maxsize=None)
 def load_schema(name: str) -> dict:
-    return yaml.safe_load((SCHEMA_DIR / name).read_text())
+    schema = yaml.safe_load((SCHEMA_DIR / name).read_text())
+    if name == "network.schema.yaml":
+        schema["properties"]["readout"]["enum"] = list(READOUTS)  # the registry is the one list of names
+    return schema
 
 
 def _validator(name: str):

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from pathint import readouts
 from pathint.errors import DataError
 from pathint import comparison
 from pathint.figures import common, fig2, fig3, fig4, fig5, module, names, trajectory
@@ -242,6 +243,16 @@ def test_kde_mode_recovers_known_period():
 def test_dos_theory_period():
     assert common.dos_theory_period(0.12, 2.0) / 0.12 == pytest.approx(7.547, abs=0.01)
     assert common.dos_theory_period(0.2, 3.0) > common.dos_theory_period(0.2, 2.0)
+    # the period of the readouts' peak wavenumber k* (one theory function)
+    assert common.dos_theory_period(0.12, 2.0) == 2 / np.sqrt(3) * 2 * np.pi / readouts.dos_peak_wavenumber(0.12, 2.0)
+
+
+def test_group_labels_are_the_readout_registry_labels():
+    labels = readouts.labels()
+    assert common.PAPER_GROUPS == tuple(labels[n] for n in common.PAPER_READOUTS)
+    # fixed colours are keyed by registered labels (a new readout's group takes a spare colour)
+    assert set(common._PAPER_COLOURS) <= set(labels.values()) and len(common._PAPER_COLOURS) == 8
+    assert set(common.DEFAULT_PARAMS["fig4b_groups"]) <= set(labels.values())
 
 
 def test_fig3_modes_follow_sigma(tables):

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from .. import readouts
 from ..errors import ConfigError, DataError
 from ..io import atomic_path
 from ..seeds import derive
@@ -26,16 +27,18 @@ from ..seeds import derive
 # ---------------------------------------------------------------------------------------------
 # parameters
 
-#: Paper order of the Fig. 2 groups (SPEC §6).
-PAPER_GROUPS: tuple[str, ...] = (
-    "Cartesian Low Dim",
-    "Cartesian High Dim",
-    "Polar High Dim",
-    "Gaussian",
-    "DoG",
-    "DoS",
-    "SoD",
+#: Readouts of the Fig. 2 groups, in the paper's order (SPEC §6).
+PAPER_READOUTS: tuple[str, ...] = (
+    "cartesian",
+    "high_dim_cartesian",
+    "high_dim_polar",
+    "gaussian",
+    "difference_of_gaussians",
+    "difference_of_softmaxes",
+    "softmax_of_differences",
 )
+#: Their group labels (the readout registry's; an unknown name above fails at import).
+PAPER_GROUPS: tuple[str, ...] = tuple(readouts.label(n) for n in PAPER_READOUTS)
 
 #: Defaults for every key the figure modules read; ``resolve_params`` fills missing keys from here.
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -53,7 +56,8 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "fig2c_score_ranges": [[-1.0, 0.3], [0.3, 0.8], [0.8, 1.2], [1.2, 2.5]],
     "fig3_sweep": "dos_sigma",
     "fig4a_thresholds": [0.3, 0.75, 0.8, 1.15],
-    "fig4b_groups": ["DoG", "DoS"],  # the Fig. 2 groups (main sweeps), not the special DoS sweeps
+    # the Fig. 2 groups (main sweeps), not the special DoS sweeps
+    "fig4b_groups": [readouts.label("difference_of_gaussians"), readouts.label("difference_of_softmaxes")],
     "fig4b_sigma": 0.12,
     "fig4b_surround": 2.0,
     "fig4c_n_place": 512,
@@ -411,30 +415,30 @@ def kde_mode(samples: Any, n_grid: int = 2048) -> float:
 
 
 def dos_theory_period(sigma: Any, s: Any) -> np.ndarray:
-    """Grid period predicted for a DoS readout: λ = (2/√3)·2π/k*, k*² = 4 ln s / (σ²(s² − 1)).
+    """Grid period predicted for a DoS readout: λ = (2/√3)·2π/k*, k* from
+    :func:`pathint.readouts.dos_peak_wavenumber` (k*² = 4 ln s / (σ²(s² − 1))).
 
     ``s`` in NFL's convention (ratio of standard deviations). ≈ 7.55σ at s = 2.
     """
-    sigma = np.asarray(sigma, float)
-    s = np.asarray(s, float)
-    k = np.sqrt(4.0 * np.log(s) / (sigma**2 * (s**2 - 1.0)))
-    return (2.0 / np.sqrt(3.0)) * 2.0 * np.pi / k
+    return (2.0 / np.sqrt(3.0)) * 2.0 * np.pi / readouts.dos_peak_wavenumber(sigma, s)
 
 
 # ---------------------------------------------------------------------------------------------
 # styling and output
 
-_PAPER_COLOURS = {
+_READOUT_COLOURS = {
     # fixed so a group keeps its colour across figures; DoS stands out as the only grid-producing code
-    "Cartesian Low Dim": "#0173b2",
-    "Cartesian High Dim": "#56b4e9",
-    "Polar High Dim": "#029e73",
-    "Gaussian": "#949494",
-    "DoG": "#6a3d9a",
-    "DoS": "#d55e00",
-    "SoD": "#cc78bc",
-    "General DoG": "#ca9161",
+    "cartesian": "#0173b2",
+    "high_dim_cartesian": "#56b4e9",
+    "high_dim_polar": "#029e73",
+    "gaussian": "#949494",
+    "difference_of_gaussians": "#6a3d9a",
+    "difference_of_softmaxes": "#d55e00",
+    "softmax_of_differences": "#cc78bc",
+    "general_difference_of_gaussians": "#ca9161",
 }
+#: Colours of the readouts' group labels; other labels (new readouts, special sweeps) take extra colours.
+_PAPER_COLOURS = {readouts.label(n): c for n, c in _READOUT_COLOURS.items()}
 _EXTRA_COLOURS = ("#fbafe4", "#ece133", "#8c564b", "#17becf", "#7f7f7f", "#bcbd22", "#1f77b4", "#9467bd")
 
 

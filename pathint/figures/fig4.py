@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..comparison import sweep_networks
+from ..readouts import dos_peak_wavenumber
 from .common import (Tables, count_text, figure_style, fixed_column, group_colours, group_networks, new_figure,
                      no_networks, panel_label, path_integrates, resolve_params, score_units, units_of)
 from .fig2 import plot_survival
@@ -122,7 +123,7 @@ def _plot_code(ax_s, ax_f, label: str, readout: str, p: Mapping[str, Any]) -> No
     ax_s.set_xlabel("Δx (m)", labelpad=1)
     ax_s.set_ylabel("Δy (m)", labelpad=1)
     dk = k[1] - k[0]
-    kmax = 3.0 * float(np.sqrt(4 * np.log(s) / (sigma**2 * (s**2 - 1))))
+    kmax = 3.0 * float(dos_peak_wavenumber(sigma, s))  # three times DoS's ring k*
     ax_f.imshow(amp.T, origin="lower", extent=[k[0] - dk / 2, k[-1] + dk / 2] * 2, cmap="magma")
     ax_f.set_xlim(-kmax, kmax)
     ax_f.set_ylim(-kmax, kmax)
