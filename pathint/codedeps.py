@@ -4,8 +4,10 @@ A stage is entered through one function (``pathint.stages.run_train``, ...). Its
 source, the module-level functions of its own module it calls, every ``pathint`` module it refers to
 (through names imported at module level or imports inside the function), and, transitively, every
 ``pathint`` module those import (anywhere in the module, inside functions too, except under
-``if TYPE_CHECKING:``), with the packages' ``__init__`` files. Editing any of those files reruns the stage
-and what follows it; editing anything else does not.
+``if TYPE_CHECKING:``), with the packages' ``__init__`` files. A package that imports its modules by name
+(a registry, as :mod:`pathint.readouts`) says so with ``LOADS_ALL_SUBMODULES = True`` in its ``__init__``,
+and code that imports it then depends on all its modules. Editing any of those files reruns the stage and
+what follows it; editing anything else does not.
 
 Modules that only keep records about a result, never compute one, are left out (:data:`BOOKKEEPING`):
 the provenance writer, this module, the stage runner and the Snakemake glue. Without that rule every
@@ -118,8 +120,21 @@ def module_closure(modules: Iterable[str], root: Path = ROOT) -> set[str]:
             if path is None:
                 continue
             seen.add(m)
-            todo.extend(_imports(m, _parsed(path), root).values())
+            tree = _parsed(path)
+            todo.extend(_imports(m, tree, root).values())
+            if path.name == "__init__.py" and _loads_all_submodules(tree):
+                todo.extend(f"{m}.{p.stem}" for p in path.parent.iterdir()
+                            if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file())
     return seen
+
+
+def _loads_all_submodules(tree: ast.Module) -> bool:
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "LOADS_ALL_SUBMODULES" for t in targets):
+                return isinstance(node.value, ast.Constant) and node.value.value is True
+    return False
 
 
 def _function_node(tree: ast.Module, name: str) -> ast.FunctionDef | ast.ClassDef:

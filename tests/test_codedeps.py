@@ -40,7 +40,16 @@ FAKE = {
     "pathint/provenance.py": "from . import c\ndef record(): ...\n",
     "pathint/sub/__init__.py": "",
     "pathint/sub/e.py": "from ..c import h\ndef g():\n    return h()\n",
+    "pathint/registry/__init__.py": "LOADS_ALL_SUBMODULES = True\n",
+    "pathint/registry/one.py": "",
+    "pathint/registry/two.py": "",
 }
+
+
+def test_a_registry_package_brings_all_its_modules(fake_root):
+    (fake_root / "pathint/c.py").write_text("from . import registry\ndef h():\n    return 1\n")
+    files = codedeps.entry_files("pathint.a:entry", root=fake_root)
+    assert {"pathint/registry/__init__.py", "pathint/registry/one.py", "pathint/registry/two.py"} <= set(files)
 
 
 @pytest.fixture()
@@ -83,7 +92,11 @@ def test_network_stage_dependencies():
     train, record, score = (_modules(STAGES[s]) for s in NETWORK_STAGES)
     for mod in ("pathint/training.py", "pathint/models.py", "pathint/config.py", "pathint/seeds.py"):
         assert mod in train and mod in record, mod
-    assert any(m.startswith("pathint/readouts") for m in train)
+    # the readout package loads every encoding by name: training depends on all of them
+    from pathint import readouts
+
+    for name in readouts.names():
+        assert f"pathint/readouts/{name}.py" in train, name
     # scoring reads the recording module (read_activations), not the models
     assert {"pathint/recording.py", "pathint/scores.py", "pathint/analysis.py", "pathint/ratemaps.py"} <= score
     assert not {"pathint/training.py", "pathint/models.py"} & score

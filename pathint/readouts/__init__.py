@@ -37,6 +37,10 @@ from .evaluation import decoding_error_cm, fourier_amplitude, spatial_correlatio
 from .place import DECODE_K, PlaceCode, exp_flushed, min_spread_points, shift_rescale  # noqa: F401
 
 
+#: pathint.codedeps: this package imports all its modules by name, so code that imports it depends on all.
+LOADS_ALL_SUBMODULES = True
+
+
 def _import_encodings() -> None:
     """Import every module of the package: each encoding class registers itself when defined."""
     for info in pkgutil.iter_modules(__path__):
