@@ -8,6 +8,7 @@ canonical configuration, so adding a value to a sweep never renames an existing 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import itertools
 import json
 import re
@@ -175,6 +176,14 @@ def load_schema(name: str) -> dict:
     schema = yaml.safe_load((SCHEMA_DIR / name).read_text())
     if name == "network.schema.yaml":
         schema["properties"]["readout"]["enum"] = list(READOUTS)  # the registry is the one list of names
+    if name == "config.schema.yaml":
+        # The figure modules are the one list of figures. Imported by name: validating an experiment is not
+        # part of any stage, and a static import would make every stage's code (pathint.codedeps) include
+        # the figure registry through this module.
+        names = importlib.import_module("pathint.figures").names()
+        make = schema["properties"]["figures"]["properties"]["make"]
+        make["items"]["enum"] = list(names)
+        make["default"] = list(names)
     return schema
 
 
