@@ -13,8 +13,20 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_net = sub.add_parser("networks", help="list the networks of an experiment (id, group, sweeps, key settings)")
     p_net.add_argument("--config", default="config.yaml")
-    p_val = sub.add_parser("validate", help="validate an experiment config and its sweep files")
+    p_val = sub.add_parser(
+        "validate",
+        help="validate an experiment config and its sweep files, the results folder and every job's memory",
+        description="Checks what the workflow checks before any job runs: every key and value of the config and "
+        "its sweep files, that 'results' is a writable folder, and each network's estimated memory per stage "
+        "against the jobs' mem_mb and, for a local run, this machine's memory.",
+    )
     p_val.add_argument("--config", default="config.yaml")
+    p_val.add_argument(
+        "--executor",
+        choices=["local", "slurm"],
+        default="local",
+        help="where the jobs will run: 'slurm' skips the check against this machine's memory (default: local)",
+    )
     p_aud = sub.add_parser(
         "audit",
         help="show one network's chain, re-run stage(s) and compare with the stored results",
@@ -38,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
             config = load_experiment(args.config)
             nets = experiment_networks(config, source=args.config)
             if args.command == "validate":
+                from .preflight import preflight
+
+                preflight(config, nets, args.config, configfiles=[args.config], local=args.executor == "local")
                 print(f"{args.config}: valid, {len(nets)} networks")
                 return 0
             for n in nets:

@@ -11,6 +11,8 @@ import hashlib
 import importlib
 import itertools
 import json
+import math
+import numbers
 import re
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -107,6 +109,11 @@ class NetworkConfig:
         def bad(key: str, value: Any, expected: str) -> ConfigError:
             return ConfigError(f"{source}: {key}={_show(value)} is invalid: {expected}")
 
+        for f in fields(self):
+            v = getattr(self, f.name)
+            numbers_of = (v.low, v.high) if isinstance(v, Uniform) else (v,)
+            if any(isinstance(x, float) and not math.isfinite(x) for x in numbers_of):
+                raise bad(f.name, v, "expected a finite number (NaN and infinities are not allowed)")
         for key in ("place_cell_rf", "surround_scale"):
             v = getattr(self, key)
             if isinstance(v, Uniform) and not v.low < v.high:
@@ -117,6 +124,8 @@ class NetworkConfig:
             raise bad(key, value, expected)  # the encoding's own rules (pathint/readouts/<readout>.py)
         if self.lr_warmup_steps >= self.n_steps and self.lr_warmup_steps > 0:
             raise bad("lr_warmup_steps", self.lr_warmup_steps, f"must be smaller than n_steps={self.n_steps}")
+        if self.data_mode == "dataset" and self.batch_size > self.dataset_size:
+            raise bad("batch_size", self.batch_size, f"data_mode 'dataset' draws batches from dataset_size={self.dataset_size} stored trajectories")
 
     # ------------------------------------------------------------------ views
     def to_dict(self) -> dict[str, Any]:
@@ -204,7 +213,14 @@ def _format_error(err: Any, source: str, prefix: str = "") -> str:
     if err.validator == "enum":
         return f"{where}: value {_show(err.instance)} is not allowed; expected one of {err.validator_value}"
     if err.validator == "oneOf":
-        return f"{where}: value {_show(err.instance)} is invalid; expected a positive number or {{uniform: [low, high]}}"
+        # a number or {uniform: [a, b]}: report what is wrong within the branch of the value's own kind
+        specific = [e for e in err.context if not (e.validator == "type" and list(e.absolute_path) == list(err.absolute_path))]
+        if specific:
+            return _format_error(min(specific, key=lambda e: len(e.absolute_path)), source, prefix)
+        return f"{where}: value {_show(err.instance)} is invalid; expected a number or {{uniform: [low, high]}}"
+    if err.validator in ("minItems", "maxItems"):
+        bound = "at least" if err.validator == "minItems" else "at most"
+        return f"{where}: {_show(err.instance)} has {len(err.instance)} item(s); expected {bound} {err.validator_value}"
     if err.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         op = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[err.validator]
         return f"{where}: value {_show(err.instance)} is out of range; expected {op} {err.validator_value}"
@@ -215,9 +231,71 @@ def _format_error(err: Any, source: str, prefix: str = "") -> str:
     return f"{where}: {err.message}"
 
 
+#: Deepest nesting of lists and mappings accepted in a configuration or sweep (the schemas need 4).
+MAX_DEPTH = 32
+#: Most values one configuration or sweep may hold, counting repeated YAML aliases each time (the paper's
+#: largest sweep file holds a few dozen; a grid's size is bounded separately, MAX_GRID_POINTS).
+MAX_VALUES = 1_000_000
+
+
+def check_plain_data(obj: Any, source: str, prefix: str = "") -> None:
+    """Raise ConfigError unless ``obj`` is plain data with finite numbers, for every value at any depth.
+
+    Plain data: mappings with string keys, lists, strings, booleans, null and finite numbers. JSON schema
+    lets NaN and infinities through every range check (NaN compares false with everything), so they are
+    refused here once, for every key, list item and ``{uniform: [a, b]}`` bound. YAML also reads dates,
+    binary and ``yes``/``on`` keys (booleans) and can build self-referencing or exponentially repeated
+    aliases: each is named with its key instead of failing later with a traceback or a hang.
+    """
+    sizes: dict[int, int] = {}  # values below each container already checked (a YAML alias repeats one)
+
+    def where(path: list[str]) -> str:
+        return f"{source}: key '{'.'.join(path)}'" if path else source
+
+    def walk(x: Any, path: list[str], active: set[int]) -> int:
+        if x is None or isinstance(x, (str, bool)):
+            return 1
+        if isinstance(x, numbers.Real):
+            if not math.isfinite(float(x)):
+                raise ConfigError(f"{where(path)}: value {x!r} is not a finite number; NaN and infinities are not allowed")
+            return 1
+        if isinstance(x, (Mapping, list, tuple)):
+            if id(x) in active:
+                raise ConfigError(f"{where(path)}: the value contains itself (a recursive YAML alias)")
+            if id(x) in sizes:
+                return sizes[id(x)]
+            if len(path) >= MAX_DEPTH:
+                raise ConfigError(f"{where(path)}: nested more than {MAX_DEPTH} levels deep")
+            active.add(id(x))
+            size = 1
+            items = x.items() if isinstance(x, Mapping) else enumerate(x)
+            for k, v in items:
+                if isinstance(x, Mapping) and not isinstance(k, str):
+                    raise ConfigError(
+                        f"{where(path)}: key {k!r} is not a name (YAML reads unquoted yes/no/on/off/true/false as "
+                        "booleans and digits as numbers); expected a string key"
+                    )
+                size += walk(v, path + [str(k)], active)
+            if size > MAX_VALUES:
+                raise ConfigError(
+                    f"{where(path)}: holds {size:,} values (YAML aliases count every time they are used); "
+                    f"at most {MAX_VALUES:,} are accepted"
+                )
+            active.discard(id(x))
+            sizes[id(x)] = size
+            return size
+        raise ConfigError(
+            f"{where(path)}: value {x!r} of type {type(x).__name__} is not allowed; expected a number, string, "
+            "boolean, list or mapping (quote dates and other special values)"
+        )
+
+    walk(obj, [prefix] if prefix else [], set())
+
+
 def validate_network_dict(d: Any, source: str, prefix: str = "") -> None:
     if not isinstance(d, Mapping):
         raise ConfigError(f"{source}: expected a mapping of network parameters, got {type(d).__name__}")
+    check_plain_data(d, source, prefix)
     errors = sorted(_validator("network.schema.yaml").iter_errors(dict(d)), key=lambda e: list(e.absolute_path))
     if errors:
         # bool is an int subclass in Python but not in JSON schema; that is what we want.
@@ -225,8 +303,33 @@ def validate_network_dict(d: Any, source: str, prefix: str = "") -> None:
 
 
 # ---------------------------------------------------------------------- YAML loading
+class _DuplicateKey(yaml.MarkedYAMLError):
+    """A mapping names the same key twice (PyYAML would keep the last value silently)."""
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads ``1e-4`` as a float (YAML 1.1 wants ``1.0e-4``)."""
+    """SafeLoader that reads ``1e-4`` as a float (YAML 1.1 wants ``1.0e-4``) and refuses duplicate keys."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            first: dict[Any, yaml.Node] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may be overridden on purpose
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    earlier = first.setdefault(key, key_node)
+                except TypeError:  # unhashable key: the base class raises a clear error for it
+                    continue
+                if earlier is not key_node:
+                    raise _DuplicateKey(
+                        None, None,
+                        f"duplicate key {key!r} (first given at line {earlier.start_mark.line + 1}, column "
+                        f"{earlier.start_mark.column + 1}); "
+                        "YAML would silently keep only the last value",
+                        key_node.start_mark,
+                    )
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(
@@ -252,12 +355,22 @@ def load_yaml(path: str | Path) -> Any:
         raise ConfigError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a directory, expected a YAML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a text file ({exc.reason} at byte {exc.start})") from None
     try:
         return yaml.load(text, Loader=_Loader)
+    except _DuplicateKey as exc:
+        mark = exc.problem_mark
+        raise ConfigError(f"{path}: line {mark.line + 1}, column {mark.column + 1}: {exc.problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ConfigError(f"{path}:{where}: not valid YAML ({problem})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to read (more than {MAX_DEPTH} levels are never needed)") from None
 
 
 # ---------------------------------------------------------------------- sweeps
@@ -289,29 +402,44 @@ def expand_sweep(
     keys = list(grid)
     # Validate the shared values once and every grid value once instead of every grid point against the
     # schema (the paper's sweeps have thousands of points; the schema has no cross-key rules).
+    validate_network_dict(sweep.get("fixed") or {}, source, prefix="fixed")
     validate_network_dict(base, source)
     for k in keys:
         for v in grid[k]:
-            validate_network_dict({k: v}, source)
+            validate_network_dict({k: v}, source, prefix="grid")
     out = []
     for values in itertools.product(*(grid[k] for k in keys)):
         d = dict(base)
         d.update(zip(keys, values))
+        label = ", ".join(f"{k}={_show(v)}" for k, v in zip(keys, values))
         if step_scale != 1.0:
             for key in ("n_steps", "lr_warmup_steps"):
                 if isinstance(d.get(key), (int, float)) and not isinstance(d.get(key), bool):
                     d[key] = max(1 if key == "n_steps" else 0, int(round(d[key] * step_scale)))
-        label = ", ".join(f"{k}={_show(v)}" for k, v in zip(keys, values))
+            scaled = {key: d[key] for key in ("n_steps", "lr_warmup_steps") if key in d}
+            validate_network_dict(scaled, f"{source} (grid point {label}, after step_scale={step_scale:g})")
         out.append(NetworkConfig.from_dict(d, f"{source}" + (f" (grid point {label})" if label else ""), validated=True))
     return out
+
+
+#: Most networks one sweep may expand to (the paper's largest sweep has 7,680; all of them ~17,000).
+MAX_GRID_POINTS = 100_000
 
 
 def _validate_sweep(sweep: Any, source: str) -> None:
     if not isinstance(sweep, Mapping):
         raise ConfigError(f"{source}: a sweep must be a mapping with 'name', 'fixed' and/or 'grid', got {type(sweep).__name__}")
+    check_plain_data(sweep, source)
     errors = sorted(_validator("sweep.schema.yaml").iter_errors(dict(sweep)), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError(_format_error(errors[0], source))
+    points = math.prod(len(v) for v in (sweep.get("grid") or {}).values())
+    if points > MAX_GRID_POINTS:
+        sizes = " x ".join(f"{k} {len(v)}" for k, v in sweep["grid"].items())
+        raise ConfigError(
+            f"{source}: key 'grid' expands to {points:,} networks ({sizes}); at most {MAX_GRID_POINTS:,} per sweep "
+            "(split it into several sweeps if that many are really meant)"
+        )
     net_keys = set(load_schema("network.schema.yaml")["properties"])
     for section in ("fixed", "grid"):
         unknown = sorted(set(sweep.get(section) or {}) - net_keys)
@@ -332,7 +460,7 @@ def load_sweep(spec: str | Mapping[str, Any], base_dir: str | Path = ".") -> tup
     path = Path(base_dir) / spec
     sweep = load_yaml(path)
     if sweep is None:
-        raise ConfigError(f"{path}: empty sweep file")
+        raise ConfigError(f"{path}: empty sweep file; expected a mapping with keys 'name' and 'fixed' and/or 'grid'")
     return sweep, str(spec)
 
 
@@ -343,15 +471,16 @@ def experiment_networks(config: Mapping[str, Any], base_dir: str | Path = ".", s
     scale = float(config.get("step_scale", 1.0))
     sweeps = config.get("sweeps")
     if not sweeps:
-        raise ConfigError("config key 'sweeps': the experiment lists no sweeps; expected at least one sweep file")
+        raise ConfigError(f"{source}: key 'sweeps': the experiment lists no sweeps; expected at least one sweep file")
     nets: dict[str, Network] = {}
     names: set[str] = set()
     for spec in sweeps:
-        sweep, source = load_sweep(spec, base_dir)
-        name = sweep.get("name") if isinstance(sweep, Mapping) else None
+        sweep, sweep_source = load_sweep(spec, base_dir)
+        _validate_sweep(sweep, sweep_source)
+        name = sweep["name"]
         if name in names:
-            raise ConfigError(f"{source}: sweep name {name!r} is used twice in config key 'sweeps'")
-        for cfg in expand_sweep(sweep, defaults, source, step_scale=scale):
+            raise ConfigError(f"{sweep_source}: sweep name {name!r} is used twice in config key 'sweeps'")
+        for cfg in expand_sweep(sweep, defaults, sweep_source, step_scale=scale):
             names.add(name)
             nid = network_id(cfg)
             group = sweep.get("group") or GROUP_LABELS[cfg.readout]
@@ -363,8 +492,8 @@ def experiment_networks(config: Mapping[str, Any], base_dir: str | Path = ".", s
     boxes = {(n.config.box_width, n.config.box_height, n.config.periodic) for n in nets.values()}
     if len(boxes) > 1:
         raise ConfigError(
-            "networks of one experiment must share the box (box_width, box_height, periodic) because they share "
-            f"the evaluation set; the sweeps give {sorted(boxes)}"
+            f"{source}: key 'sweeps': networks of one experiment must share the box (box_width, box_height, "
+            f"periodic) because they share the evaluation set; the sweeps give {sorted(boxes)}"
         )
     return list(nets.values())
 
@@ -386,7 +515,8 @@ def load_experiment(path: str | Path) -> dict[str, Any]:
 def check_experiment(cfg: Any, source: str = "config") -> dict[str, Any]:
     """Validate an experiment config against its schema; return a copy with defaults filled in."""
     if not isinstance(cfg, Mapping):
-        raise ConfigError(f"{source}: expected a mapping of configuration keys, got {type(cfg).__name__}")
+        raise ConfigError(f"{source}: expected a mapping of configuration keys ('sweeps', 'defaults', ...), got {type(cfg).__name__}")
+    check_plain_data(cfg, source)
     cfg = json.loads(json.dumps(dict(cfg)))
     errors = sorted(_validator("config.schema.yaml").iter_errors(cfg), key=lambda e: list(e.absolute_path))
     if errors:

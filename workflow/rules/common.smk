@@ -13,6 +13,7 @@ from pathint.config import check_experiment, experiment_networks  # noqa: E402
 from pathint.errors import ConfigError  # noqa: E402
 from pathint.figures import names as figure_names  # noqa: E402
 from pathint.packs import pack_name, pack_of  # noqa: E402
+from pathint.preflight import preflight, snakemake_runs_locally  # noqa: E402
 from pathint.stages import STAGES, figure_stage, training_set_defines  # noqa: E402
 
 CONFIG_SOURCE = ", ".join(map(str, workflow.overwrite_configfiles)) or "config.yaml"
@@ -25,6 +26,14 @@ try:
             config, base_dir=workflow.basedir, source=CONFIG_SOURCE
         )
     }
+    # config files (duplicate keys), the results folder and every job's memory (pathint/preflight.py)
+    preflight(
+        config,
+        NETWORKS.values(),
+        CONFIG_SOURCE,
+        configfiles=workflow.configfiles,
+        local=snakemake_runs_locally(workflow),
+    )
 except ConfigError as exc:
     sys.exit(f"pathint: invalid configuration: {exc}")
 

@@ -14,7 +14,7 @@ rule score:
         "../../envs/scoring.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=config["scoring"]["mem_mb"],
         runtime=stage_runtime("score"),
     params:
         **stage_params("score"),
