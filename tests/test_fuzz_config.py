@@ -320,7 +320,7 @@ def _validate(config_path: Path) -> tuple[int, str]:
 
 def _first_step(config_path: Path, work: Path) -> None:
     """One training step of each of the first two networks, sizes clamped (module docstring)."""
-    from pathint.trajectories import TrajectoryParams, make_dataset
+    from pathint.stages import run_trajectories, training_set_defines
     from pathint.training import TrainRuntime, train
 
     config = load_experiment(config_path)
@@ -336,7 +336,9 @@ def _first_step(config_path: Path, work: Path) -> None:
                           progress=False)
         if small.data_mode == "dataset":
             rt.dataset_path = str(work / f"data{k}.h5")
-            make_dataset(small.seed, small.dataset_size, small.seq_len, TrajectoryParams.from_config(small), rt.dataset_path)
+            box = {"box_width": small.box_width, "box_height": small.box_height, "periodic": small.periodic}
+            run_trajectories(files={"h5": rt.dataset_path, "prov": work / f"data{k}.prov.json"},
+                             defines=training_set_defines(small, box))
         result = train(small, work / f"net{k}", rt, log=lambda _msg: None)
         assert result.status in ("ok", "diverged")
 
