@@ -104,16 +104,52 @@ def test_narrow_field_low_overlap_lags_are_exact():
 
 
 def test_rotation_operator_matches_scipy_rotate():
+    """The folded operator on the half coefficient table equals rotate() at the half-ring points."""
     n = 20
+    m = 2 * n - 1
     rng = np.random.default_rng(1)
-    sac = rng.normal(size=(2 * n - 1, 2 * n - 1))
-    points, sizes = S._ring_geometry(n)
+    half = rng.normal(size=(n, m))
+    half[0] = (half[0] + half[0, ::-1]) / 2  # lag (0, dy) is lag (0, −dy)
+    sac = S._full_from_half(half[None])[0]  # point-symmetric, as every SAC
+    assert np.array_equal(sac, sac[::-1, ::-1])
+    points, sizes = S._half_ring_geometry(n)
     coeff = ndi.spline_filter(sac, 3, mode="constant", output=np.float64)
-    rotated = (S._rotation_operator(n) @ coeff.ravel()).reshape(len(S.ANGLES), -1)
+    rotated = (S._rotation_operator(n) @ coeff[n - 1 :].ravel()).reshape(len(S.ANGLES), -1)
     for i, angle in enumerate(S.ANGLES):
-        expected = ndi.rotate(sac, angle, reshape=False, order=3, mode="constant", cval=0.0).ravel()[points]
+        expected = ndi.rotate(sac, angle, reshape=False, order=3, mode="constant", cval=0.0)[n - 1 :].ravel()[points]
         np.testing.assert_allclose(rotated[i], expected, rtol=0, atol=1e-13)
     assert sizes[-1] == points.size and np.all(np.diff(sizes) >= 0)
+    # The two matrix products of the prefilter are rotate()'s spline_filter.
+    bm = S._prefilter_matrix(m)
+    np.testing.assert_allclose(bm @ sac @ bm.T, coeff, rtol=0, atol=1e-13)
+
+
+def test_fft_path_and_exact_fallback_are_both_used():
+    """Noisy grids take the FFT cross sums; a narrow field's tails fail the error bound and go exact."""
+    n = 44
+    x = np.arange(n)[:, None]
+    y = np.arange(n)[None, :]
+    rng = np.random.default_rng(4)
+    grid = np.maximum(lattice(n, 9, 12), 0) + 0.3 * rng.random((n, n))
+    field = np.exp(-((x - 10) ** 2 + (y - 30) ** 2) / (2 * 1.2**2))
+    _, n_exact = S._sac_half(np.stack([grid, grid.T, field]))
+    assert n_exact == 1
+    # The FFT path itself is exact to ~1e-13 on the grid (checked against the direct reference).
+    np.testing.assert_allclose(S.autocorrelogram(grid[None])[0], S.autocorrelogram_reference(grid), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_threads_and_devices_give_the_same_scores(threads):
+    maps = ndi.gaussian_filter(np.random.default_rng(8).random((2 * S._CHUNK + 5, 20, 20)), (0, 1.5, 1.5))
+    one60, one90 = S.grid_scores(maps, device="cpu")
+    s60, s90 = S.grid_scores(maps, threads=threads, device="auto")
+    np.testing.assert_array_equal(s60, one60)
+    np.testing.assert_array_equal(s90, one90)
+    assert S.grid_scores(maps[:0])[0].shape == (0,)
+    with pytest.raises(ValueError, match="threads"):
+        S.grid_scores(maps, threads=0)
+    with pytest.raises(ValueError, match="device='gpu'"):
+        S.grid_scores(maps, device="gpu")
 
 
 def test_constant_and_empty_maps_score_zero():
