@@ -517,18 +517,35 @@ def grid_scores(
     should then run single-threaded, as it does in the pipeline, where Snakemake sets
     OPENBLAS_NUM_THREADS to the rule's threads).
     """
+    s60, s90, _ = _grid_scores(rate_maps, min_max, threads, device, keep_sac=False)
+    return s60, s90
+
+
+def grid_scores_with_sac(
+    rate_maps: np.ndarray, min_max: bool = True, *, threads: int = 1, device: str = "auto"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`grid_scores` and the SACs (n, 2N−1, 2N−1) they came from (for :func:`grid_period_orientation`)."""
+    return _grid_scores(rate_maps, min_max, threads, device, keep_sac=True)
+
+
+def _grid_scores(
+    rate_maps: np.ndarray, min_max: bool, threads: int, device: str, keep_sac: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     if threads < 1:
         raise ValueError(f"grid scores: threads must be >= 1, got {threads}")
     torch_device = _torch_device(device)
     if torch_device is not None:
         from .scores_torch import grid_scores_torch
 
-        return grid_scores_torch(rate_maps, min_max, device=torch_device)
+        out = grid_scores_torch(rate_maps, min_max, device=torch_device, keep_sac=keep_sac)
+        return out if keep_sac else (*out, None)
     maps = _as_maps(rate_maps)
+    n = maps.shape[1]
     chunks = [slice(i, i + _CHUNK) for i in range(0, maps.shape[0], _CHUNK)]
 
-    def score(sl: slice) -> tuple[np.ndarray, np.ndarray]:
-        return _scores_from_half(_sac_half(maps[sl])[0], min_max)
+    def score(sl: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        half = _sac_half(maps[sl])[0]
+        return (*_scores_from_half(half, min_max), _full_from_half(half) if keep_sac else None)
 
     if threads > 1 and len(chunks) > 1:
         with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -536,26 +553,33 @@ def grid_scores(
     else:
         parts = [score(sl) for sl in chunks]
     if not parts:
-        return np.empty(0), np.empty(0)
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        return np.empty(0), np.empty(0), np.zeros((0, 2 * n - 1, 2 * n - 1)) if keep_sac else None
+    sac = np.concatenate([p[2] for p in parts]) if keep_sac else None
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), sac
 
 
 # --------------------------------------------------------------------------------------------------
 # grid period and orientation
 
 
-def grid_period_orientation(rate_maps: np.ndarray, bin_size_m: float) -> tuple[np.ndarray, np.ndarray]:
+def grid_period_orientation(
+    rate_maps: np.ndarray, bin_size_m: float, *, sac: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Grid period (metres) and orientation (degrees in [0, 60)) of each (N, N) map, from its SAC.
 
     Peaks are SAC local maxima (≥ all 8 neighbours, value > 0) other than the centre. The 6 peaks nearest
     the centre (ties broken by scan order) are the first lattice ring of a grid: period = their mean
     distance × ``bin_size_m``; orientation = circular mean of their angles modulo 60°, angles measured
     from the first map axis (x) towards the second (y), i.e. the angle of the lattice direction closest
-    to the x axis (counter-clockwise). Maps with fewer than 6 peaks get NaN for both.
+    to the x axis (counter-clockwise). Maps with fewer than 6 peaks get NaN for both. ``sac``: the maps'
+    SACs if already computed (:func:`grid_scores_with_sac`).
     """
     if not bin_size_m > 0:
         raise ValueError(f"bin_size_m must be > 0, got {bin_size_m}")
-    sac = autocorrelogram(rate_maps)
+    if sac is None:
+        sac = autocorrelogram(rate_maps)
+    elif sac.shape != (len(rate_maps), 2 * np.shape(rate_maps)[-1] - 1, 2 * np.shape(rate_maps)[-1] - 1):
+        raise ValueError(f"sac must have shape (n, 2N-1, 2N-1) for maps {np.shape(rate_maps)}, got {sac.shape}")
     k, m, _ = sac.shape
     c = (m - 1) // 2
     local_max = sac == ndi.maximum_filter(sac, size=(1, 3, 3), mode="constant", cval=-np.inf)

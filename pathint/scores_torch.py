@@ -181,11 +181,16 @@ def _scores_from_half(
 
 
 def grid_scores_torch(
-    rate_maps: np.ndarray, min_max: bool = True, device: str | torch.device = "cuda", chunk: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+    rate_maps: np.ndarray,
+    min_max: bool = True,
+    device: str | torch.device = "cuda",
+    chunk: int | None = None,
+    keep_sac: bool = False,
+):
     """60° and 90° grid scores of (n, N, N) maps on a torch ``device``; float64 numpy arrays (n,).
 
     Same definition and same results (within rounding, ~1e-12) as :func:`pathint.scores.grid_scores`.
+    With ``keep_sac`` also the SACs (n, 2N−1, 2N−1), as :func:`pathint.scores.grid_scores_with_sac`.
     """
     maps = S._as_maps(rate_maps)
     dev = torch.device(device)
@@ -194,13 +199,16 @@ def grid_scores_torch(
         chunk = CHUNK_CUDA if dev.type == "cuda" else CHUNK_CPU
     s60 = np.empty(k)
     s90 = np.empty(k)
-    if not k:
-        return s60, s90
-    ops = _operators(n, str(dev))
-    with torch.no_grad():
-        for start in range(0, k, chunk):
-            x0 = torch.as_tensor(maps[start : start + chunk], dtype=torch.float64, device=dev)
-            a, b = _scores_from_half(_sac_half(x0, ops), ops, min_max)
-            s60[start : start + chunk] = a.cpu().numpy()
-            s90[start : start + chunk] = b.cpu().numpy()
-    return s60, s90
+    sac = np.empty((k, 2 * n - 1, 2 * n - 1)) if keep_sac else None
+    if k:
+        ops = _operators(n, str(dev))
+        with torch.no_grad():
+            for start in range(0, k, chunk):
+                x0 = torch.as_tensor(maps[start : start + chunk], dtype=torch.float64, device=dev)
+                half = _sac_half(x0, ops)
+                a, b = _scores_from_half(half, ops, min_max)
+                s60[start : start + chunk] = a.cpu().numpy()
+                s90[start : start + chunk] = b.cpu().numpy()
+                if keep_sac:
+                    sac[start : start + chunk] = S._full_from_half(half.cpu().numpy())
+    return (s60, s90, sac) if keep_sac else (s60, s90)

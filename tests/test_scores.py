@@ -229,3 +229,17 @@ def test_chunking_does_not_change_results():
     np.testing.assert_allclose(s60[S._CHUNK - 2 :], part60, atol=1e-12)
     np.testing.assert_allclose(s90[S._CHUNK - 2 :], part90, atol=1e-12)
     assert S.autocorrelogram(maps).shape == (S._CHUNK + 6, 19, 19)
+
+
+def test_scores_with_sac_reuse_the_autocorrelogram():
+    maps = np.stack(list(synthetic_maps(20, np.random.default_rng(6)).values()))
+    s60, s90, sac = S.grid_scores_with_sac(maps, device="cpu")
+    np.testing.assert_array_equal(s60, S.grid_scores(maps, device="cpu")[0])
+    np.testing.assert_array_equal(s90, S.grid_scores(maps, device="cpu")[1])
+    np.testing.assert_array_equal(sac, S.autocorrelogram(maps))
+    p0, o0 = S.grid_period_orientation(maps, 0.05)
+    p1, o1 = S.grid_period_orientation(maps, 0.05, sac=sac)
+    np.testing.assert_array_equal(p0, p1)
+    np.testing.assert_array_equal(o0, o1)
+    with pytest.raises(ValueError, match="sac must have shape"):
+        S.grid_period_orientation(maps, 0.05, sac=sac[:, 1:])

@@ -61,9 +61,9 @@ def test_auto_device_uses_torch_when_cuda_is_present(monkeypatch):
     calls = []
     real = ST.grid_scores_torch
 
-    def fake(rate_maps, min_max, device):
+    def fake(rate_maps, min_max, device, keep_sac=False):
         calls.append(device)
-        return real(rate_maps, min_max, device="cpu")
+        return real(rate_maps, min_max, device="cpu", keep_sac=keep_sac)
 
     monkeypatch.setattr(S, "_cuda_available", lambda: True)
     monkeypatch.setattr(ST, "grid_scores_torch", fake)
@@ -75,3 +75,10 @@ def test_auto_device_uses_torch_when_cuda_is_present(monkeypatch):
     assert calls == ["cuda"]  # no GPU: the numpy path
     with pytest.raises(ValueError, match="no CUDA device"):
         S.grid_scores(maps, device="cuda")
+
+
+def test_torch_keeps_the_sac():
+    maps = families(20)
+    s60, s90, sac = ST.grid_scores_torch(maps, True, device="cpu", keep_sac=True)
+    np.testing.assert_allclose(sac, S.autocorrelogram(maps), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(s60, ST.grid_scores_torch(maps, True, device="cpu")[0])
