@@ -66,8 +66,14 @@ VAR_EPS = 1e-5
 #: Largest tolerated condition number E[a²]/var(a) of the sum-based variance before a lag is recomputed
 #: directly: the relative rounding error of the sum formula is ≈ 1e-16 × this.
 _KAPPA_MAX = 1e3
-#: Maps processed together in :func:`grid_scores` (bounds memory: ≈ 30 MB of work arrays for 64 maps of 44×44).
-_CHUNK = 64
+#: Map bins processed together in :func:`grid_scores` (64 maps of 44×44; bounds memory at ≈ 30 MB of work
+#: arrays, and keeps per-chunk overheads small for small maps).
+_CHUNK_BINS = 64 * 44 * 44
+
+
+def _chunk_maps(n_maps: int, n: int, threads: int = 1) -> int:
+    """Maps per chunk for (N, N) maps: ``_CHUNK_BINS`` bins, but at least one chunk per thread."""
+    return max(1, min(max(16, _CHUNK_BINS // (n * n)), -(-n_maps // threads)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -337,7 +343,8 @@ def autocorrelogram(rate_maps: np.ndarray) -> np.ndarray:
     m = 2 * x0.shape[1] - 1
     if not x0.shape[0]:
         return np.zeros((0, m, m))
-    return np.concatenate([_full_from_half(_sac_half(x0[i : i + _CHUNK])[0]) for i in range(0, x0.shape[0], _CHUNK)])
+    step = _chunk_maps(x0.shape[0], x0.shape[1])
+    return np.concatenate([_full_from_half(_sac_half(x0[i : i + step])[0]) for i in range(0, x0.shape[0], step)])
 
 
 @lru_cache(maxsize=8)
@@ -541,7 +548,8 @@ def _grid_scores(
         return out if keep_sac else (*out, None)
     maps = _as_maps(rate_maps)
     n = maps.shape[1]
-    chunks = [slice(i, i + _CHUNK) for i in range(0, maps.shape[0], _CHUNK)]
+    step = _chunk_maps(maps.shape[0], n, threads)
+    chunks = [slice(i, i + step) for i in range(0, maps.shape[0], step)]
 
     def score(sl: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         half = _sac_half(maps[sl])[0]

@@ -18,9 +18,9 @@ import torch
 
 from . import scores as S
 
-#: Maps per chunk on a CUDA device (≈ 0.5 GB of float64 work arrays at 44×44) and on torch's CPU device.
+#: Maps per chunk on a CUDA device (≈ 0.5 GB of float64 work arrays at 44×44); on torch's CPU device the
+#: numpy path's chunks.
 CHUNK_CUDA = 1024
-CHUNK_CPU = S._CHUNK
 
 
 @lru_cache(maxsize=16)
@@ -196,7 +196,7 @@ def grid_scores_torch(
     dev = torch.device(device)
     k, n, _ = maps.shape
     if chunk is None:
-        chunk = CHUNK_CUDA if dev.type == "cuda" else CHUNK_CPU
+        chunk = CHUNK_CUDA if dev.type == "cuda" else S._chunk_maps(k, n)
     s60 = np.empty(k)
     s90 = np.empty(k)
     sac = np.empty((k, 2 * n - 1, 2 * n - 1)) if keep_sac else None

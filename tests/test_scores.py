@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
@@ -140,7 +145,9 @@ def test_fft_path_and_exact_fallback_are_both_used():
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_threads_and_devices_give_the_same_scores(threads):
-    maps = ndi.gaussian_filter(np.random.default_rng(8).random((2 * S._CHUNK + 5, 20, 20)), (0, 1.5, 1.5))
+    step = S._chunk_maps(10**6, 20)
+    assert step == S._CHUNK_BINS // 400 and S._chunk_maps(100, 20, threads=2) == 50
+    maps = ndi.gaussian_filter(np.random.default_rng(8).random((2 * step + 5, 20, 20)), (0, 1.5, 1.5))
     one60, one90 = S.grid_scores(maps, device="cpu")
     s60, s90 = S.grid_scores(maps, threads=threads, device="auto")
     np.testing.assert_array_equal(s60, one60)
@@ -222,13 +229,15 @@ def test_ratemap_participation_ratio_and_smoothing():
     assert np.allclose(smooth, 1.0)  # normalised convolution keeps a constant map constant
 
 
-def test_chunking_does_not_change_results():
-    maps = ndi.gaussian_filter(np.random.default_rng(9).random((S._CHUNK + 6, 10, 10)), (0, 1, 1))
+def test_chunking_does_not_change_results(monkeypatch):
+    monkeypatch.setattr(S, "_CHUNK_BINS", 16 * 100)  # 16 maps of 10×10 per chunk
+    chunk = 16
+    maps = ndi.gaussian_filter(np.random.default_rng(9).random((chunk + 6, 10, 10)), (0, 1, 1))
     s60, s90 = S.grid_scores(maps)
-    part60, part90 = S.grid_scores(maps[S._CHUNK - 2 :])
-    np.testing.assert_allclose(s60[S._CHUNK - 2 :], part60, atol=1e-12)
-    np.testing.assert_allclose(s90[S._CHUNK - 2 :], part90, atol=1e-12)
-    assert S.autocorrelogram(maps).shape == (S._CHUNK + 6, 19, 19)
+    part60, part90 = S.grid_scores(maps[chunk - 2 :])
+    np.testing.assert_allclose(s60[chunk - 2 :], part60, atol=1e-12)
+    np.testing.assert_allclose(s90[chunk - 2 :], part90, atol=1e-12)
+    assert S.autocorrelogram(maps).shape == (chunk + 6, 19, 19)
 
 
 def test_scores_with_sac_reuse_the_autocorrelogram():
@@ -243,3 +252,34 @@ def test_scores_with_sac_reuse_the_autocorrelogram():
     np.testing.assert_array_equal(o0, o1)
     with pytest.raises(ValueError, match="sac must have shape"):
         S.grid_period_orientation(maps, 0.05, sac=sac[:, 1:])
+
+
+DEEPMIND = os.environ.get("PATHINT_DEEPMIND_GRID_CELLS")
+
+
+@pytest.mark.skipif(not DEEPMIND, reason="PATHINT_DEEPMIND_GRID_CELLS (a clone of google-deepmind/grid-cells) not set")
+@pytest.mark.parametrize("n", [20, 44])
+def test_matches_deepmind_scorer(n):
+    """Against DeepMind's own GridScorer, both 60° forms (its min_max option) and the 90° score.
+
+    Only maps on which its one-pass variance does not cancel: a band needs noise, a constant must be a
+    short binary fraction (bench/bench_scores.py lists the degenerate cases).
+    """
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    spec = importlib.util.spec_from_file_location("deepmind_scores", Path(DEEPMIND) / "scores.py")
+    dm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dm)
+    rng = np.random.default_rng(n)
+    syn = synthetic_maps(n, rng)
+    maps = [syn[k] for k in ("hexagonal", "square", "noise", "nan_holed")]
+    maps += [syn["band"] + 0.2 * rng.random((n, n)), np.maximum(lattice(n, n / 4, 7), 0) + 0.3 * rng.random((n, n))]
+    maps += [np.full((n, n), c) for c in (0.0, 0.5, 1.0, 3.0)]
+    stack = np.stack(maps)
+    rings = list(zip([0.2] * 10, np.linspace(0.4, 1.0, 10).tolist()))
+    for min_max in (True, False):
+        scorer = dm.GridScorer(n, ((-1.1, 1.1), (-1.1, 1.1)), rings, min_max=min_max)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = np.array([scorer.get_scores(m)[:2] for m in stack])
+        ours = np.column_stack(S.grid_scores(stack, min_max, device="cpu"))
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-9)
