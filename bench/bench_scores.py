@@ -15,7 +15,10 @@ timed in interleaved rounds on the same noisy hexagonal maps (best round of each
 (min–max, the NFL choice, through DeepMind's own ``min_max=True``; mean, its default) and the 90° score,
 on hexagonal, square, band, noise, NaN-holed and constant maps (tolerance 1e-9; exit status 1 beyond).
 BLAS runs single-threaded throughout, as in the pipeline (Snakemake sets OPENBLAS_NUM_THREADS to the
-rule's threads, 1 for scoring); ``grid_scores``' threads are its own.
+rule's threads, 1 for scoring); ``grid_scores``' threads are its own. ``--keep-freed-memory`` applies
+``pathint.malloc.keep_freed_memory`` to the process first (both scorers then run with it), as the training
+entry points do: ``grid_scores`` allocates many MB-sized temporaries, and glibc's defaults page-fault them in
+afresh every chunk.
 
 Degenerate maps (a band without noise, a constant that is not a short binary fraction, a narrow field, a
 field on a large offset) are listed separately: there DeepMind's one-pass variance cancels and its scores
@@ -234,7 +237,7 @@ def bench_size(n: int, args, dm_module) -> tuple[float | None, float, bool]:
     theirs = dm.scores(dstack, True) if dm else None
     d = np.abs(ours - ref).max()
     ok &= d <= TOLERANCE
-    print(f"  degenerate maps, min–max 60° / 90° (reference; DeepMind where given; |ours − reference| max {d:.1e}):")
+    print(f"  degenerate maps, min–max 60° / 90° (reference; DeepMind where given; |ours − reference| {d:.1e}):")
     for i, name in enumerate(deg):
         line = f"    {name:18s} reference {ref[i, 0]:+.6f} / {ref[i, 1]:+.6f}"
         if theirs is not None:
@@ -293,9 +296,16 @@ def main() -> None:
     ap.add_argument("--stage", action="store_true", help="time the score stage per network instead")
     ap.add_argument("--ng", type=int, nargs="+", default=[1024, 4096])
     ap.add_argument("--samples", type=int, default=100_000)
+    ap.add_argument("--keep-freed-memory", action="store_true", help="pathint.malloc.keep_freed_memory() first")
     args = ap.parse_args()
 
-    print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs; BLAS single-threaded (OPENBLAS_NUM_THREADS=1)")
+    kept = False
+    if args.keep_freed_memory:
+        from pathint.malloc import keep_freed_memory
+
+        kept = keep_freed_memory()
+    print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs; BLAS single-threaded (OPENBLAS_NUM_THREADS=1); "
+          f"malloc: {'keeps freed memory' if kept else 'glibc defaults'}")
     if args.stage:
         print("score stage (pathint.analysis.score_network, 1 thread, numpy path):")
         for ng in args.ng:
