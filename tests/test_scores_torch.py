@@ -37,7 +37,8 @@ def test_torch_matches_numpy_and_reference(device, n):
         f60, f90 = S.grid_scores(maps, min_max, device="cpu")
         np.testing.assert_allclose(t60, f60, rtol=0, atol=1e-12)
         np.testing.assert_allclose(t90, f90, rtol=0, atol=1e-12)
-        for i in range(0, maps.shape[0], 3 if n == 44 else 1):
+        # At 44 bins the numpy path stands in for the (slow) reference: tests/test_scores.py pins the two.
+        for i in range(maps.shape[0] if n == 20 else 0):
             r60, r90 = S.grid_scores_reference(maps[i], min_max)
             assert abs(t60[i] - r60) <= 1e-9 and abs(t90[i] - r90) <= 1e-9, (i, t60[i], r60, t90[i], r90)
     assert t60.dtype == np.float64 and t60.shape == (maps.shape[0],)
