@@ -12,7 +12,13 @@ import pandas as pd
 from .io import atomic_path
 from .ratemaps import rate_maps
 from .recording import _attr_value, read_activations
-from .scores import grid_period_orientation, grid_scores, participation_ratio, ratemap_participation_ratio
+from .scores import (
+    grid_period_orientation,
+    grid_scores,
+    grid_scores_with_sac,
+    participation_ratio,
+    ratemap_participation_ratio,
+)
 
 #: Rows of activity used for the activity participation ratio (its cost is min(S,U)²·max(S,U)).
 PR_MAX_SAMPLES = 10_000
@@ -29,8 +35,13 @@ def score_network(
     min_max: bool = True,
     thresholds: tuple[float, ...] = (0.3, 0.8, 1.2),
     path_integration_threshold_cm: float = 10.0,
+    threads: int = 1,
+    device: str = "auto",
 ) -> tuple[pd.DataFrame, dict[str, Any], dict[str, np.ndarray]]:
     """Score every unit of one network, trained and at initialisation.
+
+    Grid scores run on the GPU when torch sees one (``device="auto"``) and otherwise with numpy on
+    ``threads`` threads (:func:`pathint.scores.grid_scores`).
 
     Returns ``(units, summary, maps)``:
 
@@ -47,9 +58,10 @@ def score_network(
         "trained": rate_maps(trained.positions, trained.activations, bins, box, dtype=np.float64),
         "untrained": rate_maps(untrained.positions, untrained.activations, bins, box, dtype=np.float64),
     }
-    s60, s90 = grid_scores(maps["trained"], min_max=min_max)
-    u60, u90 = grid_scores(maps["untrained"], min_max=min_max)
-    period, orientation = grid_period_orientation(maps["trained"], bin_size_m=box[0] / bins)
+    s60, s90, sac = grid_scores_with_sac(maps["trained"], min_max=min_max, threads=threads, device=device)
+    u60, u90 = grid_scores(maps["untrained"], min_max=min_max, threads=threads, device=device)
+    period, orientation = grid_period_orientation(maps["trained"], bin_size_m=box[0] / bins, sac=sac)
+    del sac
     n_units = trained.activations.shape[1]
     units = pd.DataFrame(
         {

@@ -25,23 +25,32 @@ Two implementations of the same definition:
 
 * :func:`grid_scores_reference` — one map at a time, a Python loop over lags with explicit centring and
   ``scipy.ndimage.rotate``; slow and obviously faithful. Used by the tests and ``bench/bench_scores.py``.
-* :func:`grid_scores` — batched over maps. Overlap sums for all lags come from corner-anchored cumulative
-  sums (no large-minus-large differences) and batched matrix products (exact float64 products, no FFT,
-  whose absolute rounding error would swamp the tiny products of low-overlap lags). The Pearson formula is
-  then evaluated from the sums on maps shifted by their minimum (Pearson is shift-invariant; non-negative
-  values keep every sum free of cancellation); lags whose variance estimate is ill-conditioned
-  (E[a²]/var(a) > 1e3) are recomputed directly, with centring, from the unshifted map. Rotation is linear:
-  the spline prefilter is applied to the whole batch once (``spline_filter1d`` on both axes, bit-identical
-  to what ``rotate`` does) and the interpolation step is a sparse operator, extracted from
-  ``scipy.ndimage.affine_transform(prefilter=False)`` itself and restricted to the bins of the largest ring.
-  It agrees with the reference to ~1e-13.
+* :func:`grid_scores` — batched over maps, on the half of the SAC with dx >= 0 (the SAC is point-symmetric).
+  Part sums and sums of squares come from products with 0/1 selectors on maps shifted by their minimum
+  (Pearson is shift-invariant; non-negative values keep every sum free of cancellation). Cross sums come
+  from an FFT of the mean-centred map, except in a band of small overlaps (at most 8 rows or columns),
+  where they are exact products; the FFT's error bound is checked at every other lag, and a map that fails
+  anywhere (a narrow place field, whose tails carry O(1) correlations in tiny values: SPEC §4's trap) gets
+  exact products at every lag. Lags whose variance estimate is ill-conditioned (E[a²]/var(a) > 1e3) are
+  recomputed directly, with centring, from the unshifted map. Rotation is linear: the spline prefilter is
+  two matrix products (the matrix of ``spline_filter1d``, which ``rotate`` applies) and the interpolation
+  step is a sparse operator, extracted from ``scipy.ndimage.affine_transform(prefilter=False)`` itself,
+  evaluated only at the ring bins of the half plane (a point-symmetric ring has the same mean and
+  correlations as its half). It agrees with the reference to ~1e-12 (1e-11 on degenerate maps such as a
+  ramp, whose SAC is 1 up to rounding and whose score is that rounding divided by the 1e-5 regulariser).
+  With ``device="auto"`` it runs on the GPU when torch sees one (:mod:`pathint.scores_torch`, same steps).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
+import scipy.fft as sfft
 import scipy.ndimage as ndi
 import scipy.sparse as sparse
 import scipy.special as special
@@ -57,8 +66,14 @@ VAR_EPS = 1e-5
 #: Largest tolerated condition number E[a²]/var(a) of the sum-based variance before a lag is recomputed
 #: directly: the relative rounding error of the sum formula is ≈ 1e-16 × this.
 _KAPPA_MAX = 1e3
-#: Maps processed together in :func:`grid_scores` (bounds memory: ≈ 45 MB of lag products for 64 maps of 44×44).
-_CHUNK = 64
+#: Map bins processed together in :func:`grid_scores` (64 maps of 44×44; bounds memory at ≈ 30 MB of work
+#: arrays, and keeps per-chunk overheads small for small maps).
+_CHUNK_BINS = 64 * 44 * 44
+
+
+def _chunk_maps(n_maps: int, n: int, threads: int = 1) -> int:
+    """Maps per chunk for (N, N) maps: ``_CHUNK_BINS`` bins, but at least one chunk per thread."""
+    return max(1, min(max(16, _CHUNK_BINS // (n * n)), -(-n_maps // threads)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -104,57 +119,12 @@ def _overlap_slices(n: int, dx: int, dy: int) -> tuple[tuple[slice, slice], tupl
     return a, b
 
 
-@lru_cache(maxsize=8)
-def _ring_geometry(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Flat SAC indices of the bins inside the largest ring, sorted by distance, and the ring sizes.
-
-    Distances are sqrt(dx² + dy²) in bins from the SAC centre; ring k holds 0.2·N < dist ≤ outer_k·N.
-    All rings share the inner radius, so after sorting by distance ring k is the first ``sizes[k]`` points.
-    """
-    m = 2 * n - 1
-    off = np.arange(m) - (n - 1)
-    dist = np.sqrt(off[:, None] ** 2 + off[None, :] ** 2).ravel()
-    inner = RING_INNER * n
-    masks = np.stack([(dist > inner) & (dist <= outer * n) for outer in RING_OUTERS])
-    support = np.flatnonzero(masks.any(axis=0))
-    points = support[np.argsort(dist[support], kind="stable")]
-    sizes = masks.sum(axis=1)
-    # The prefix property relies on nested rings; check it rather than assume it.
-    assert all(np.array_equal(np.sort(points[:s]), np.flatnonzero(mk)) for s, mk in zip(sizes, masks))
-    return points, sizes
-
-
 def _rotation_affine(n_sac: int, angle: float) -> tuple[np.ndarray, np.ndarray]:
     """Matrix and offset that ``scipy.ndimage.rotate(..., reshape=False)`` passes to affine_transform."""
     c, s = special.cosdg(angle), special.sindg(angle)
     rot = np.array([[c, s], [-s, c]])
     centre = (np.array([n_sac, n_sac]) - 1) / 2
     return rot, centre - rot @ centre
-
-
-def _ring_scores(sac_ring: np.ndarray, rot_ring: np.ndarray, sizes: np.ndarray, min_max: bool) -> tuple:
-    """Scores from SAC values on the sorted ring support (k, P) and rotated SACs (k, n_angles, P).
-
-    SPEC §4 steps 3-4 per ring, with explicit centring; Σ C·(rot − m) is evaluated as Σ C·rot − m·ΣC
-    (ΣC is zero up to rounding, so this only saves a temporary).
-    """
-    k = sac_ring.shape[0]
-    corr = np.empty((k, len(sizes), len(ANGLES)))
-    for r, area in enumerate(sizes):
-        sac = sac_ring[:, :area]
-        mean = sac.mean(axis=1)
-        centred = sac - mean[:, None]
-        var = (centred * centred).sum(axis=1) / area + VAR_EPS
-        num = np.matmul(rot_ring[:, :, :area], centred[:, :, None])[:, :, 0]
-        num -= (mean * centred.sum(axis=1))[:, None]
-        corr[:, r, :] = num / area / var[:, None]
-    c = dict(zip(ANGLES, np.moveaxis(corr, 2, 0)))
-    if min_max:
-        s60 = np.minimum(c[60], c[120]) - np.maximum(np.maximum(c[30], c[90]), c[150])
-    else:
-        s60 = (c[60] + c[120]) / 2 - (c[30] + c[90] + c[150]) / 3
-    s90 = c[90] - (c[45] + c[135]) / 2
-    return s60.max(axis=1), s90.max(axis=1)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -200,54 +170,167 @@ def grid_scores_reference(rate_map: np.ndarray, min_max: bool = True) -> tuple[f
 
 # --------------------------------------------------------------------------------------------------
 # fast batched implementation
+#
+# Layout: the SAC is point-symmetric, sac(−d) = sac(d), so only its half with dx >= 0 is computed, an
+# (N, 2N−1) table whose entry [dx, N−1+dy] is lag (dx, dy). The scoring works on "bins × maps" arrays so
+# that every large step is one matrix product over all maps of a chunk.
 
-
-def _corner_cumsums(x: np.ndarray) -> np.ndarray:
-    """Sums over corner-anchored rectangles: out[c, :, a, b] = sum of the a×b block at corner c.
-
-    Corner c = 2·row_from_bottom + col_from_right. Summing from the anchored corner avoids the
-    large-minus-large differences of a single prefix-sum table.
-    """
-    k, n, _ = x.shape
-    out = np.zeros((4, k, n + 1, n + 1))
-    for c, (flip_r, flip_c) in enumerate(((False, False), (False, True), (True, False), (True, True))):
-        y = x[:, ::-1] if flip_r else x
-        y = y[:, :, ::-1] if flip_c else y
-        out[c, :, 1:, 1:] = y.cumsum(axis=1).cumsum(axis=2)
-    return out
+#: Lags whose overlap spans at most this many rows or columns get exact cross sums from direct products:
+#: their parts are small, and the FFT's absolute rounding error is large beside their variance.
+_BAND = 8
+#: Bound on the FFT's absolute error of one cross sum, in units of eps·Σy² (y = map minus its mean).
+#: Measured at most 2.2 with scipy's pocketfft on the test and benchmark maps, N = 10…64.
+_FFT_ERR = 16.0
+#: Largest accepted bound on the error of one SAC value from FFT cross sums. A map with any lag above it
+#: outside the band gets exact cross sums at every lag (a narrow place field's tails: SPEC §4's trap).
+_FFT_TOL = 1e-12
+_EPS = float(np.finfo(np.float64).eps)
 
 
 @lru_cache(maxsize=8)
-def _lag_tables(n: int) -> tuple[np.ndarray, ...]:
-    """Per-lag (flattened (2N−1)²) overlap lengths, counts and corner codes of the two parts."""
-    lags = np.arange(-(n - 1), n)
-    dx, dy = np.meshgrid(lags, lags, indexing="ij")
-    dx, dy = dx.ravel(), dy.ravel()
-    la, lb = n - np.abs(dx), n - np.abs(dy)
-    # Part a starts at the top (row 0) when dx >= 0 and ends at the bottom otherwise; part b the opposite.
-    corner_a = 2 * (dx < 0) + (dy < 0)
-    corner_b = 2 * (dx > 0) + (dy > 0)
-    return dx, dy, la, lb, corner_a, corner_b, (la * lb).astype(np.float64)
+def _part_selector(n: int) -> np.ndarray:
+    """(2N−1, N) 0/1 matrix; row N−1+d picks the indices of part a along one axis for lag d."""
+    d = np.arange(-(n - 1), n)[:, None]
+    i = np.arange(n)[None, :]
+    return ((i >= np.maximum(0, -d)) & (i < n - np.maximum(0, d))).astype(np.float64)
 
 
-def _cross_sums(x: np.ndarray) -> np.ndarray:
-    """S_ab(dx, dy) = Σ_p x[p]·x[p + d] for all lags, shape (k, 2N−1, 2N−1), exact float64 products.
+@lru_cache(maxsize=8)
+def _inverse_counts(n: int) -> np.ndarray:
+    """1 / n(d) on the half table: n(d) = (N − |dx|)(N − |dy|) overlapping bins."""
+    la = n - np.abs(np.arange(-(n - 1), n))
+    return 1.0 / (la[n - 1 :, None] * la[None, :]).astype(np.float64)
 
-    For dx ≥ 0 a batched matrix product gives P[j, j'] = Σ_i x[i, j]·x[i+dx, j']; the lag-dy sum is the
-    sum of P's diagonal dy. Negative dx follow from S(−d) = S(d) (same products).
+
+def _part_sums(x: np.ndarray) -> np.ndarray:
+    """Σ over part a of ``x`` for every lag, (k, 2N−1, 2N−1), entry [N−1+dx, N−1+dy].
+
+    Two products with 0/1 selectors; every term is non-negative (maps are shifted to min 0 first), so each
+    sum is accurate to a relative N·eps. Part b of lag d is part a of lag −d.
+    """
+    sel = _part_selector(x.shape[1])
+    return np.matmul(np.matmul(sel, x), sel.T)
+
+
+def _cross_rows(x: np.ndarray, lo: int) -> np.ndarray:
+    """Exact S(dx, dy) = Σ_p x[p]·x[p + d] for dx = lo…N−1 and every dy: (k, N − lo, 2N−1).
+
+    For each dx a batched matrix product gives P[j, j'] = Σ_i x[i, j]·x[i + dx, j'] (exact float64
+    products, no FFT); the lag-dy sum is the sum of P's diagonal j' − j = dy. Written with its rows
+    reversed into rows of length 2N and read back with rows of length 2N−1, row j of P lands shifted by j,
+    so every diagonal becomes one column of the view.
     """
     k, n, _ = x.shape
     m = 2 * n - 1
-    out = np.zeros((k, m, m))
-    xt = np.ascontiguousarray(x.transpose(0, 2, 1))
-    prods = np.empty((k, n, n, n))  # (k, dx, j, j')
-    for dx in range(n):
-        np.matmul(xt[:, :, : n - dx], x[:, dx:, :], out=prods[:, dx])
-    half = out[:, n - 1 :, :]  # dx >= 0 rows
-    for j in range(n):
-        # P[j, j'] contributes to dy = j' − j, i.e. column (j' − j) + n − 1.
-        half[:, :, n - 1 - j : 2 * n - 1 - j] += prods[:, :, j, :]
-    out[:, : n - 1, :] = half[:, :0:-1, ::-1]
+    xt = x.transpose(0, 2, 1)
+    out = np.empty((k, n - lo, m))
+    buf = np.zeros((k, n, 2 * n))
+    skew = buf.reshape(k, 2 * n * n)[:, : n * m].reshape(k, n, m)
+    for t, dx in enumerate(range(lo, n)):
+        np.matmul(xt[:, ::-1, : n - dx], x[:, dx:, :], out=buf[:, :, :n])
+        np.sum(skew, axis=1, out=out[:, t])
+    return out
+
+
+def _fft_cross_half(y: np.ndarray) -> np.ndarray:
+    """S(dx, dy) = Σ_p y[p]·y[p + d] for dx = 0…N−1 and every dy, (k, N, 2N−1), by FFT.
+
+    Zero padding to at least 2N−1 makes the circular correlation linear; the inverse transform is taken
+    along dx first and only the rows dx = 0…N−1 go through the second one.
+    """
+    k, n, _ = y.shape
+    size = sfft.next_fast_len(2 * n - 1, real=True)
+    f = sfft.rfft(y, n=size, axis=2)
+    f = sfft.fft(f, n=size, axis=1, overwrite_x=True)
+    power = f.real * f.real + f.imag * f.imag
+    g = sfft.ifft(power, axis=1, overwrite_x=True)[:, :n]
+    r = sfft.irfft(g, n=size, axis=2)
+    out = np.empty((k, n, 2 * n - 1))
+    out[:, :, n - 1 :] = r[:, :, :n]
+    out[:, :, : n - 1] = r[:, :, size - (n - 1) :]
+    return out
+
+
+def _sac_half(x0: np.ndarray) -> tuple[np.ndarray, int]:
+    """Half SAC (k, N, 2N−1) of maps ``x0`` (NaN already replaced); also the number of maps done exactly.
+
+    Pearson per lag from part sums, squares and cross sums on maps shifted to minimum 0 (shift-invariant;
+    non-negative values keep the sums free of cancellation and a zero background exact). Cross sums: exact
+    products in the band of small overlaps and, for the other lags, an FFT of the mean-centred map
+    (cov = S_y/n − ȳ_a·ȳ_b, ȳ = part mean of the centred map) whose error bound is checked lag by lag; a map
+    failing the check anywhere gets exact cross sums everywhere. Parts that are exactly 0 (= the map's
+    minimum) have variance 0 and give 0; lags whose variance estimate is ill-conditioned (E[a²]/var(a) >
+    1e3) are recomputed directly with centring, which also finds exactly constant parts (max == min).
+    """
+    k, n, _ = x0.shape
+    m = 2 * n - 1
+    inv = _inverse_counts(n)
+    x = x0 - x0.min(axis=(1, 2), keepdims=True)
+    sums = _part_sums(np.concatenate([x, x * x]))
+    s, q = sums[:k], sums[k:]
+    mean_a, mean_b = s[:, n - 1 :] * inv, s[:, n - 1 :: -1, ::-1] * inv
+    sq_a, sq_b = q[:, n - 1 :] * inv, q[:, n - 1 :: -1, ::-1] * inv
+    var_a = sq_a - mean_a * mean_a
+    var_b = sq_b - mean_b * mean_b
+    zero = (sq_a == 0) | (sq_b == 0)
+    redo = ((sq_a > _KAPPA_MAX * var_a) | (sq_b > _KAPPA_MAX * var_b)) & ~zero
+    with np.errstate(invalid="ignore"):
+        den = np.sqrt(var_a * var_b)
+    if n > 2 * _BAND:
+        c = x.mean(axis=(1, 2))
+        y = x - c[:, None, None]
+        cc = c[:, None, None]
+        ya, yb = mean_a - cc, mean_b - cc
+        cov = _fft_cross_half(y)
+        cov *= inv
+        cov -= ya * yb
+        # Error bound of cov: the FFT's, plus the rounding of ȳ_a·ȳ_b (part means carry ~N·eps relative;
+        # |ȳ| <= mean + c since both are >= 0).
+        bound = (_FFT_ERR * _EPS * np.einsum("kij,kij->k", y, y))[:, None, None] * inv
+        bound += 16 * _EPS * (mean_a + cc) * (mean_b + cc)
+        with np.errstate(invalid="ignore"):
+            bad = ~(bound <= _FFT_TOL * den)
+        b, lo = _BAND, n - _BAND
+        bad[:, lo:, :] = False
+        bad[:, :, :b] = False
+        bad[:, :, m - b :] = False
+        bad &= ~(zero | redo)
+        exact = np.flatnonzero(bad.any(axis=(1, 2)))
+        # The band: rows dx >= N − b from x, columns |dy| >= N − b from xᵀ (lag (a, b') of xᵀ is (b', a) of x).
+        both = _cross_rows(np.concatenate([x, x.transpose(0, 2, 1)]), lo)
+        rows, cols = both[:k], both[k:]
+        cov[:, lo:, :] = rows * inv[lo:] - mean_a[:, lo:] * mean_b[:, lo:]
+        right = cols[:, :, n - 1 :].transpose(0, 2, 1)  # dy = N−b…N−1
+        left = cols[:, ::-1, n - 1 :: -1].transpose(0, 2, 1)  # dy = −(N−1)…−(N−b), via S(d) = S(−d)
+        cov[:, :, m - b :] = right * inv[:, m - b :] - mean_a[:, :, m - b :] * mean_b[:, :, m - b :]
+        cov[:, :, :b] = left * inv[:, :b] - mean_a[:, :, :b] * mean_b[:, :, :b]
+    else:
+        cov = np.empty((k, n, m))
+        exact = np.arange(k)
+    if exact.size:
+        cov[exact] = _cross_rows(x[exact], 0) * inv - mean_a[exact] * mean_b[exact]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sac = cov / den
+    sac[zero | ~np.isfinite(sac)] = 0.0
+    if redo.any():
+        # Ill-conditioned lags (nearly constant parts): recompute directly, lag by lag, for all maps
+        # flagged at that lag, from the unshifted map.
+        flat = sac.reshape(k, -1)
+        red = redo.reshape(k, -1)
+        for lag in np.flatnonzero(red.any(axis=0)):
+            dx, col = divmod(int(lag), m)
+            who = np.flatnonzero(red[:, lag])
+            sa, sb = _overlap_slices(n, dx, col - (n - 1))
+            flat[who, lag] = _pearson_parts(x0[:, sa[0], sa[1]][who], x0[:, sb[0], sb[1]][who])
+    return sac, int(exact.size)
+
+
+def _full_from_half(half: np.ndarray) -> np.ndarray:
+    """(k, 2N−1, 2N−1) SAC from its dx >= 0 half, by sac(−d) = sac(d)."""
+    k, n, m = half.shape
+    out = np.empty((k, m, m))
+    out[:, n - 1 :] = half
+    out[:, : n - 1] = half[:, :0:-1, ::-1]
     return out
 
 
@@ -257,63 +340,61 @@ def autocorrelogram(rate_maps: np.ndarray) -> np.ndarray:
     Entry [N−1+dx, N−1+dy] is lag (dx, dy); the SAC is symmetric under (dx, dy) -> (−dx, −dy).
     """
     x0 = _as_maps(rate_maps)
-    return np.concatenate(
-        [_autocorrelogram_chunk(x0[i : i + _CHUNK]) for i in range(0, x0.shape[0], _CHUNK)]
-    ) if x0.shape[0] else np.zeros((0, 2 * x0.shape[1] - 1, 2 * x0.shape[1] - 1))
+    m = 2 * x0.shape[1] - 1
+    if not x0.shape[0]:
+        return np.zeros((0, m, m))
+    step = _chunk_maps(x0.shape[0], x0.shape[1])
+    return np.concatenate([_full_from_half(_sac_half(x0[i : i + step])[0]) for i in range(0, x0.shape[0], step)])
 
 
-def _autocorrelogram_chunk(x0: np.ndarray) -> np.ndarray:
-    k, n, _ = x0.shape
+@lru_cache(maxsize=8)
+def _half_ring_geometry(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Half-table indices (dx·(2N−1) + N−1+dy) of the ring bins with dx > 0 or (dx = 0, dy > 0), sorted by
+    distance, and the ten ring sizes on that half.
+
+    Ring k holds 0.2·N < dist <= outer_k·N; the rings are point-symmetric and exclude the centre, so each
+    is exactly twice its half and every ring mean and correlation equals that of its half. All rings share
+    the inner radius, so after sorting by distance ring k is the first ``sizes[k]`` points.
+    """
     m = 2 * n - 1
-    dx, dy, la, lb, corner_a, corner_b, count = _lag_tables(n)
-    # Pearson is shift-invariant. Shifting each map by its minimum makes all values >= 0, so no sum
-    # cancels, a large constant offset disappears, and a zero background (tails of a narrow field) stays
-    # exactly where it is, keeping its tiny values at full relative precision.
-    x = x0 - x0.min(axis=(1, 2), keepdims=True)
-    s1 = _corner_cumsums(x)
-    s2 = _corner_cumsums(x * x)
-    units = np.arange(k)[:, None]
-    sum_a = s1[corner_a[None, :], units, la, lb]
-    sum_b = s1[corner_b[None, :], units, la, lb]
-    sq_a = s2[corner_a[None, :], units, la, lb]
-    sq_b = s2[corner_b[None, :], units, la, lb]
-    cross = _cross_sums(x).reshape(k, -1)
-    mean_a, mean_b = sum_a / count, sum_b / count
-    var_a = sq_a / count - mean_a**2
-    var_b = sq_b / count - mean_b**2
-    cov = cross / count - mean_a * mean_b
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sac = cov / np.sqrt(var_a * var_b)
-        # Condition number of each variance estimate; parts with sq == 0 are all-equal (exactly 0 var).
-        kappa = np.maximum(
-            np.where(sq_a > 0, sq_a / count / np.where(var_a > 0, var_a, 0.0), 0.0),
-            np.where(sq_b > 0, sq_b / count / np.where(var_b > 0, var_b, 0.0), 0.0),
-        )
-    zero = (sq_a == 0) | (sq_b == 0)
-    sac[zero | ~np.isfinite(sac)] = 0.0
-    redo = (kappa > _KAPPA_MAX) & ~zero
-    if redo.any():
-        # Ill-conditioned lags (nearly constant parts, tiny tails): recompute directly, lag by lag,
-        # for all maps flagged at that lag, from the unshifted map.
-        for lag in np.flatnonzero(redo.any(axis=0)):
-            who = np.flatnonzero(redo[:, lag])
-            sa, sb = _overlap_slices(n, int(dx[lag]), int(dy[lag]))
-            sac[who, lag] = _pearson_parts(x0[:, sa[0], sa[1]][who], x0[:, sb[0], sb[1]][who])
-    return sac.reshape(k, m, m)
+    off = np.arange(m) - (n - 1)
+    dx, dy = np.meshgrid(off, off, indexing="ij")
+    dist = np.sqrt(dx**2 + dy**2).ravel()
+    half = ((dx > 0) | ((dx == 0) & (dy > 0))).ravel()
+    masks = np.stack([(dist > RING_INNER * n) & (dist <= outer * n) for outer in RING_OUTERS])
+    support = np.flatnonzero(masks.any(axis=0) & half)
+    points = support[np.argsort(dist[support], kind="stable")]
+    sizes = (masks & half).sum(axis=1)
+    # The prefix property relies on nested rings, the halving on symmetric ones; check both.
+    assert all(np.array_equal(np.sort(points[:s]), np.flatnonzero(mk & half)) for s, mk in zip(sizes, masks))
+    assert np.array_equal(2 * sizes, masks.sum(axis=1))
+    return points - (n - 1) * m, sizes
+
+
+@lru_cache(maxsize=8)
+def _prefilter_matrix(m: int) -> np.ndarray:
+    """(m, m) matrix of the cubic-spline prefilter along one axis, as ``rotate`` applies it (mode "constant").
+
+    ``spline_filter1d`` is linear, so filtering the identity gives its matrix exactly (to rounding).
+    """
+    return ndi.spline_filter1d(np.eye(m), 3, axis=0, mode="constant", output=np.float64)
 
 
 @lru_cache(maxsize=8)
 def _rotation_operator(n: int) -> sparse.csr_matrix:
-    """Sparse (n_angles·P, (2N−1)²) map from spline coefficients to rotated SAC values on the ring support.
+    """Sparse (n_angles·P, N·(2N−1)) map from the half table of spline coefficients to the rotated SAC at the
+    P half-ring points (rows: angle-major).
 
     Extracted from ``scipy.ndimage.affine_transform(prefilter=False)`` with rotate's own matrix and offset,
     so edge handling is scipy's by construction. Each output reads a 4×4 block of coefficients whose rows
     (and columns) lie in a window of 4 consecutive indices (edge mirroring stays inside it), so 16 probe
-    images with ones on the lattice (a + 4i, b + 4j) isolate every weight exactly.
+    images with ones on the lattice (a + 4i, b + 4j) isolate every weight exactly. Coefficients of a
+    point-symmetric SAC are point-symmetric, so a weight on row dx < 0 is moved to the mirrored entry.
     """
     m = 2 * n - 1
-    points, _ = _ring_geometry(n)
-    pr, pc = np.divmod(points, m)
+    points, _ = _half_ring_geometry(n)
+    flat = points + (n - 1) * m
+    pr, pc = np.divmod(flat, m)
     rows, cols, vals = [], [], []
     for ia, angle in enumerate(ANGLES):
         rot, offset = _rotation_affine(m, angle)
@@ -326,66 +407,187 @@ def _rotation_operator(n: int) -> sparse.csr_matrix:
                 probe[a::4, b::4] = 1.0
                 out = ndi.affine_transform(
                     probe, rot, offset, order=3, mode="constant", cval=0.0, prefilter=False
-                ).ravel()[points]
+                ).ravel()[flat]
                 nz = np.flatnonzero(out)
-                r_idx = lo[0, nz] + (a - lo[0, nz]) % 4
-                c_idx = lo[1, nz] + (b - lo[1, nz]) % 4
+                r = lo[0, nz] + (a - lo[0, nz]) % 4
+                c = lo[1, nz] + (b - lo[1, nz]) % 4
+                neg = r < n - 1
+                r, c = np.where(neg, m - 1 - r, r), np.where(neg, m - 1 - c, c)
                 rows.append(ia * points.size + nz)
-                cols.append(r_idx * m + c_idx)
+                cols.append((r - (n - 1)) * m + c)
                 vals.append(out[nz])
     op = sparse.csr_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(len(ANGLES) * points.size, m * m),
+        shape=(len(ANGLES) * points.size, n * m),
     )
     op.sum_duplicates()
     return op
 
 
-def _scores_chunk(maps: np.ndarray, min_max: bool) -> tuple[np.ndarray, np.ndarray]:
-    k, n, _ = maps.shape
-    m = 2 * n - 1
-    sac = _autocorrelogram_chunk(maps)
-    # Spline prefilter along both SAC axes: exactly what rotate() does before interpolating.
-    coeff = ndi.spline_filter1d(sac, 3, axis=1, mode="constant", output=np.float64)
-    coeff = ndi.spline_filter1d(coeff, 3, axis=2, mode="constant", output=np.float64)
-    points, sizes = _ring_geometry(n)
+@lru_cache(maxsize=8)
+def _ring_operators(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(10, P) 0/1 matrix summing the half-ring points of each ring, and the dense (n_angles·10, N·(2N−1))
+    matrix giving each ring's sum of rotated values straight from the coefficients."""
+    points, sizes = _half_ring_geometry(n)
+    prefix = (np.arange(points.size)[None, :] < sizes[:, None]).astype(np.float64)
     op = _rotation_operator(n)
-    rotated = op @ np.ascontiguousarray(coeff.reshape(k, m * m).T)  # (n_angles·P, k)
-    rotated = np.ascontiguousarray(rotated.T).reshape(k, len(ANGLES), points.size)
-    return _ring_scores(sac.reshape(k, -1)[:, points], rotated, sizes, min_max)
+    p = points.size
+    prefix_op = sparse.csr_matrix(prefix)
+    ring_sum = np.concatenate([(prefix_op @ op[i * p : (i + 1) * p]).toarray() for i in range(len(ANGLES))])
+    return prefix, ring_sum
 
 
-def grid_scores(rate_maps: np.ndarray, min_max: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def _scores_from_half(half: np.ndarray, min_max: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Grid scores from half SACs (k, N, 2N−1) (SPEC §4 steps 2–4)."""
+    k, n, m = half.shape
+    sac = np.ascontiguousarray(half.transpose(1, 2, 0))  # (N, m, k)
+    # Spline prefilter along dy then dx (what rotate does before interpolating), as two matrix products;
+    # the half filtered along dy is mirrored for the dx pass (the filter commutes with the reversal).
+    bm = _prefilter_matrix(m)
+    t_half = np.matmul(bm, sac)
+    t_full = np.empty((m, m, k))
+    t_full[n - 1 :] = t_half
+    t_full[: n - 1] = t_half[:0:-1, ::-1]
+    coeff = (bm[n - 1 :] @ t_full.reshape(m, m * k)).reshape(n * m, k)
+    points, sizes = _half_ring_geometry(n)
+    prefix, ring_sum = _ring_operators(n)
+    rotated = (_rotation_operator(n) @ coeff).reshape(len(ANGLES), points.size, k)
+    # Ring statistics per map (column), on z = SAC − s with s the SAC's mean over the largest ring, which
+    # keeps the one-pass sums below small (a ramp's SAC is ≈ 1 everywhere); the variance, the
+    # denominator, is computed two-pass. corr does not change when s is added back: see below.
+    z = sac.reshape(n * m, k)[points]
+    z -= z.mean(axis=0)
+    area = sizes[:, None].astype(np.float64)
+    mean = (prefix @ z) / area  # (10, k)
+    var = np.empty((len(sizes), k))
+    for r, a in enumerate(sizes):
+        dev = z[:a] - mean[r]
+        var[r] = np.einsum("pk,pk->k", dev, dev) / a
+    var += VAR_EPS
+    cross = np.empty((len(ANGLES), len(sizes), k))  # Σ z·rot / A, accumulated ring by ring
+    acc = np.zeros((len(ANGLES), k))
+    for r, (a, b) in enumerate(zip(np.r_[0, sizes[:-1]], sizes)):
+        acc += np.einsum("tpk,pk->tk", rotated[:, a:b], z[a:b])
+        cross[:, r] = acc / b
+    total = (ring_sum @ coeff).reshape(len(ANGLES), len(sizes), k) / area  # Σ rot / A
+    # With C = z − m on the ring: Σ C·(rot − s − m)/A = Σ z·rot/A − m·Σ rot/A (Σ C = 0, A·m = Σ z).
+    corr = (cross - mean * total) / var
+    c = dict(zip(ANGLES, corr))
+    if min_max:
+        s60 = np.minimum(c[60], c[120]) - np.maximum(np.maximum(c[30], c[90]), c[150])
+    else:
+        s60 = (c[60] + c[120]) / 2 - (c[30] + c[90] + c[150]) / 3
+    s90 = c[90] - (c[45] + c[135]) / 2
+    return s60.max(axis=0), s90.max(axis=0)
+
+
+def _cuda_available() -> bool:
+    """True when torch is installed and sees a CUDA device.
+
+    torch is not imported on a machine without an NVIDIA driver (the import alone takes about a second,
+    and the scoring environment may not have torch at all).
+    """
+    if "torch" not in sys.modules:
+        if importlib.util.find_spec("torch") is None:
+            return False
+        if not (os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidiactl")):
+            return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _torch_device(device: str) -> str | None:
+    """The torch device that ``device`` asks for, or None for the numpy path."""
+    if device == "auto":
+        return "cuda" if _cuda_available() else None
+    if device == "cpu":
+        return None
+    if device == "cuda" or device.startswith("cuda:"):
+        if not _cuda_available():
+            raise ValueError(f"grid scores: device={device!r} was requested but torch sees no CUDA device")
+        return device
+    raise ValueError(f"grid scores: device={device!r} is invalid: expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
+
+
+def grid_scores(
+    rate_maps: np.ndarray, min_max: bool = True, *, threads: int = 1, device: str = "auto"
+) -> tuple[np.ndarray, np.ndarray]:
     """60° and 90° grid scores of (n, N, N) rate maps (NaN = unvisited bin), float64 arrays (n,).
 
     Exactly the definition in the module docstring (SPEC §4); ``min_max`` selects the NFL (True) or
     DeepMind/Sorscher (False) 60° score. A constant or all-NaN map scores exactly (0, 0).
+
+    ``device``: "auto" scores on the GPU (:mod:`pathint.scores_torch`) when torch sees one, else here with
+    numpy; "cpu" always uses numpy; "cuda"/"cuda:N" insists on the GPU. ``threads``: numpy path only, the
+    number of chunks of maps scored at the same time (numpy, scipy and BLAS release the GIL; BLAS itself
+    should then run single-threaded, as it does in the pipeline, where Snakemake sets
+    OPENBLAS_NUM_THREADS to the rule's threads).
     """
-    maps = _as_maps(rate_maps)
-    s60 = np.empty(maps.shape[0])
-    s90 = np.empty(maps.shape[0])
-    for start in range(0, maps.shape[0], _CHUNK):
-        sl = slice(start, start + _CHUNK)
-        s60[sl], s90[sl] = _scores_chunk(maps[sl], min_max)
+    s60, s90, _ = _grid_scores(rate_maps, min_max, threads, device, keep_sac=False)
     return s60, s90
+
+
+def grid_scores_with_sac(
+    rate_maps: np.ndarray, min_max: bool = True, *, threads: int = 1, device: str = "auto"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`grid_scores` and the SACs (n, 2N−1, 2N−1) they came from (for :func:`grid_period_orientation`)."""
+    return _grid_scores(rate_maps, min_max, threads, device, keep_sac=True)
+
+
+def _grid_scores(
+    rate_maps: np.ndarray, min_max: bool, threads: int, device: str, keep_sac: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    if threads < 1:
+        raise ValueError(f"grid scores: threads must be >= 1, got {threads}")
+    torch_device = _torch_device(device)
+    if torch_device is not None:
+        from .scores_torch import grid_scores_torch
+
+        out = grid_scores_torch(rate_maps, min_max, device=torch_device, keep_sac=keep_sac)
+        return out if keep_sac else (*out, None)
+    maps = _as_maps(rate_maps)
+    n = maps.shape[1]
+    step = _chunk_maps(maps.shape[0], n, threads)
+    chunks = [slice(i, i + step) for i in range(0, maps.shape[0], step)]
+
+    def score(sl: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        half = _sac_half(maps[sl])[0]
+        return (*_scores_from_half(half, min_max), _full_from_half(half) if keep_sac else None)
+
+    if threads > 1 and len(chunks) > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            parts = list(pool.map(score, chunks))
+    else:
+        parts = [score(sl) for sl in chunks]
+    if not parts:
+        return np.empty(0), np.empty(0), np.zeros((0, 2 * n - 1, 2 * n - 1)) if keep_sac else None
+    sac = np.concatenate([p[2] for p in parts]) if keep_sac else None
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), sac
 
 
 # --------------------------------------------------------------------------------------------------
 # grid period and orientation
 
 
-def grid_period_orientation(rate_maps: np.ndarray, bin_size_m: float) -> tuple[np.ndarray, np.ndarray]:
+def grid_period_orientation(
+    rate_maps: np.ndarray, bin_size_m: float, *, sac: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Grid period (metres) and orientation (degrees in [0, 60)) of each (N, N) map, from its SAC.
 
     Peaks are SAC local maxima (≥ all 8 neighbours, value > 0) other than the centre. The 6 peaks nearest
     the centre (ties broken by scan order) are the first lattice ring of a grid: period = their mean
     distance × ``bin_size_m``; orientation = circular mean of their angles modulo 60°, angles measured
     from the first map axis (x) towards the second (y), i.e. the angle of the lattice direction closest
-    to the x axis (counter-clockwise). Maps with fewer than 6 peaks get NaN for both.
+    to the x axis (counter-clockwise). Maps with fewer than 6 peaks get NaN for both. ``sac``: the maps'
+    SACs if already computed (:func:`grid_scores_with_sac`).
     """
     if not bin_size_m > 0:
         raise ValueError(f"bin_size_m must be > 0, got {bin_size_m}")
-    sac = autocorrelogram(rate_maps)
+    if sac is None:
+        sac = autocorrelogram(rate_maps)
+    elif sac.shape != (len(rate_maps), 2 * np.shape(rate_maps)[-1] - 1, 2 * np.shape(rate_maps)[-1] - 1):
+        raise ValueError(f"sac must have shape (n, 2N-1, 2N-1) for maps {np.shape(rate_maps)}, got {sac.shape}")
     k, m, _ = sac.shape
     c = (m - 1) // 2
     local_max = sac == ndi.maximum_filter(sac, size=(1, 3, 3), mode="constant", cval=-np.inf)

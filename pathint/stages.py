@@ -154,6 +154,8 @@ def run_score(
             min_max=defines["min_max"],
             thresholds=thresholds,
             path_integration_threshold_cm=defines["path_integration_threshold_cm"],
+            threads=runtime.get("threads") or 1,
+            device=runtime.get("device", "auto"),
         )
     else:
         units, summary, maps = analysis.empty_result(status, thresholds=thresholds)

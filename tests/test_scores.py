@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
@@ -104,16 +109,54 @@ def test_narrow_field_low_overlap_lags_are_exact():
 
 
 def test_rotation_operator_matches_scipy_rotate():
+    """The folded operator on the half coefficient table equals rotate() at the half-ring points."""
     n = 20
+    m = 2 * n - 1
     rng = np.random.default_rng(1)
-    sac = rng.normal(size=(2 * n - 1, 2 * n - 1))
-    points, sizes = S._ring_geometry(n)
+    half = rng.normal(size=(n, m))
+    half[0] = (half[0] + half[0, ::-1]) / 2  # lag (0, dy) is lag (0, −dy)
+    sac = S._full_from_half(half[None])[0]  # point-symmetric, as every SAC
+    assert np.array_equal(sac, sac[::-1, ::-1])
+    points, sizes = S._half_ring_geometry(n)
     coeff = ndi.spline_filter(sac, 3, mode="constant", output=np.float64)
-    rotated = (S._rotation_operator(n) @ coeff.ravel()).reshape(len(S.ANGLES), -1)
+    rotated = (S._rotation_operator(n) @ coeff[n - 1 :].ravel()).reshape(len(S.ANGLES), -1)
     for i, angle in enumerate(S.ANGLES):
-        expected = ndi.rotate(sac, angle, reshape=False, order=3, mode="constant", cval=0.0).ravel()[points]
+        expected = ndi.rotate(sac, angle, reshape=False, order=3, mode="constant", cval=0.0)[n - 1 :].ravel()[points]
         np.testing.assert_allclose(rotated[i], expected, rtol=0, atol=1e-13)
     assert sizes[-1] == points.size and np.all(np.diff(sizes) >= 0)
+    # The two matrix products of the prefilter are rotate()'s spline_filter.
+    bm = S._prefilter_matrix(m)
+    np.testing.assert_allclose(bm @ sac @ bm.T, coeff, rtol=0, atol=1e-13)
+
+
+def test_fft_path_and_exact_fallback_are_both_used():
+    """Noisy grids take the FFT cross sums; a narrow field's tails fail the error bound and go exact."""
+    n = 44
+    x = np.arange(n)[:, None]
+    y = np.arange(n)[None, :]
+    rng = np.random.default_rng(4)
+    grid = np.maximum(lattice(n, 9, 12), 0) + 0.3 * rng.random((n, n))
+    field = np.exp(-((x - 10) ** 2 + (y - 30) ** 2) / (2 * 1.2**2))
+    _, n_exact = S._sac_half(np.stack([grid, grid.T, field]))
+    assert n_exact == 1
+    # The FFT path itself is exact to ~1e-13 on the grid (checked against the direct reference).
+    np.testing.assert_allclose(S.autocorrelogram(grid[None])[0], S.autocorrelogram_reference(grid), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_threads_and_devices_give_the_same_scores(threads):
+    step = S._chunk_maps(10**6, 20)
+    assert step == S._CHUNK_BINS // 400 and S._chunk_maps(100, 20, threads=2) == 50
+    maps = ndi.gaussian_filter(np.random.default_rng(8).random((2 * step + 5, 20, 20)), (0, 1.5, 1.5))
+    one60, one90 = S.grid_scores(maps, device="cpu")
+    s60, s90 = S.grid_scores(maps, threads=threads, device="auto")
+    np.testing.assert_array_equal(s60, one60)
+    np.testing.assert_array_equal(s90, one90)
+    assert S.grid_scores(maps[:0])[0].shape == (0,)
+    with pytest.raises(ValueError, match="threads"):
+        S.grid_scores(maps, threads=0)
+    with pytest.raises(ValueError, match="device='gpu'"):
+        S.grid_scores(maps, device="gpu")
 
 
 def test_constant_and_empty_maps_score_zero():
@@ -186,10 +229,57 @@ def test_ratemap_participation_ratio_and_smoothing():
     assert np.allclose(smooth, 1.0)  # normalised convolution keeps a constant map constant
 
 
-def test_chunking_does_not_change_results():
-    maps = ndi.gaussian_filter(np.random.default_rng(9).random((S._CHUNK + 6, 10, 10)), (0, 1, 1))
+def test_chunking_does_not_change_results(monkeypatch):
+    monkeypatch.setattr(S, "_CHUNK_BINS", 16 * 100)  # 16 maps of 10×10 per chunk
+    chunk = 16
+    maps = ndi.gaussian_filter(np.random.default_rng(9).random((chunk + 6, 10, 10)), (0, 1, 1))
     s60, s90 = S.grid_scores(maps)
-    part60, part90 = S.grid_scores(maps[S._CHUNK - 2 :])
-    np.testing.assert_allclose(s60[S._CHUNK - 2 :], part60, atol=1e-12)
-    np.testing.assert_allclose(s90[S._CHUNK - 2 :], part90, atol=1e-12)
-    assert S.autocorrelogram(maps).shape == (S._CHUNK + 6, 19, 19)
+    part60, part90 = S.grid_scores(maps[chunk - 2 :])
+    np.testing.assert_allclose(s60[chunk - 2 :], part60, atol=1e-12)
+    np.testing.assert_allclose(s90[chunk - 2 :], part90, atol=1e-12)
+    assert S.autocorrelogram(maps).shape == (chunk + 6, 19, 19)
+
+
+def test_scores_with_sac_reuse_the_autocorrelogram():
+    maps = np.stack(list(synthetic_maps(20, np.random.default_rng(6)).values()))
+    s60, s90, sac = S.grid_scores_with_sac(maps, device="cpu")
+    np.testing.assert_array_equal(s60, S.grid_scores(maps, device="cpu")[0])
+    np.testing.assert_array_equal(s90, S.grid_scores(maps, device="cpu")[1])
+    np.testing.assert_array_equal(sac, S.autocorrelogram(maps))
+    p0, o0 = S.grid_period_orientation(maps, 0.05)
+    p1, o1 = S.grid_period_orientation(maps, 0.05, sac=sac)
+    np.testing.assert_array_equal(p0, p1)
+    np.testing.assert_array_equal(o0, o1)
+    with pytest.raises(ValueError, match="sac must have shape"):
+        S.grid_period_orientation(maps, 0.05, sac=sac[:, 1:])
+
+
+DEEPMIND = os.environ.get("PATHINT_DEEPMIND_GRID_CELLS")
+
+
+@pytest.mark.skipif(not DEEPMIND, reason="PATHINT_DEEPMIND_GRID_CELLS (a clone of google-deepmind/grid-cells) not set")
+@pytest.mark.parametrize("n", [20, 44])
+def test_matches_deepmind_scorer(n):
+    """Against DeepMind's own GridScorer, both 60° forms (its min_max option) and the 90° score.
+
+    Only maps on which its one-pass variance does not cancel: a band needs noise, a constant must be a
+    short binary fraction (bench/bench_scores.py lists the degenerate cases).
+    """
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    spec = importlib.util.spec_from_file_location("deepmind_scores", Path(DEEPMIND) / "scores.py")
+    dm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dm)
+    rng = np.random.default_rng(n)
+    syn = synthetic_maps(n, rng)
+    maps = [syn[k] for k in ("hexagonal", "square", "noise", "nan_holed")]
+    maps += [syn["band"] + 0.2 * rng.random((n, n)), np.maximum(lattice(n, n / 4, 7), 0) + 0.3 * rng.random((n, n))]
+    maps += [np.full((n, n), c) for c in (0.0, 0.5, 1.0, 3.0)]
+    stack = np.stack(maps)
+    rings = list(zip([0.2] * 10, np.linspace(0.4, 1.0, 10).tolist()))
+    for min_max in (True, False):
+        scorer = dm.GridScorer(n, ((-1.1, 1.1), (-1.1, 1.1)), rings, min_max=min_max)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = np.array([scorer.get_scores(m)[:2] for m in stack])
+        ours = np.column_stack(S.grid_scores(stack, min_max, device="cpu"))
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-9)
