@@ -155,7 +155,7 @@ def run_score(
             thresholds=thresholds,
             path_integration_threshold_cm=defines["path_integration_threshold_cm"],
             threads=runtime.get("threads") or 1,
-            device=runtime.get("device", "auto"),
+            device="auto",  # the GPU when this node has one: score jobs go to CPU nodes whatever training.device says
         )
     else:
         units, summary, maps = analysis.empty_result(status, thresholds=thresholds)
