@@ -215,14 +215,20 @@ class StackedNetworks:
     def rebind(self, models: Sequence[PathIntegrator]) -> None:
         """Stack the current values of ``models``' parameters and point each parameter at its slice."""
         self.models = list(models)
-        params = [dict(m.named_parameters()) for m in self.models]
+        named = [dict(m.named_parameters()) for m in self.models]
+        # per network, its parameters in ``self.names`` order (walking the modules every step is slow)
+        self._params = [[p[name] for name in self.names] for p in named]
         stacked = {}
-        for name in self.names:
-            s = torch.stack([p[name].detach() for p in params]).requires_grad_(True)
-            for k, p in enumerate(params):
-                p[name].data = s.detach()[k]
+        for i, name in enumerate(self.names):
+            s = torch.stack([p[i].detach() for p in self._params]).requires_grad_(True)
+            for k, p in enumerate(self._params):
+                p[i].data = s.detach()[k]
             stacked[name] = s
         self.stacked = stacked
+        self._decay = [
+            ("cell.bias" if isinstance(m.cell, UGRNNCell) and m.ugrnn_weight_decay_quirk else "cell.weight_hh", m.weight_decay)
+            for m in self.models
+        ]
 
     def __len__(self) -> int:
         return len(self.models)
@@ -230,17 +236,17 @@ class StackedNetworks:
     def zero_grad(self) -> None:
         for s in self.stacked.values():
             s.grad = None
-        for m in self.models:
-            for p in m.parameters():
+        for params in self._params:
+            for p in params:
                 p.grad = None
 
     def distribute_grads(self) -> None:
         """Give every network's parameters their slice of the stacked gradients (views, no copies)."""
-        params = [dict(m.named_parameters()) for m in self.models]
-        for name, s in self.stacked.items():
-            g = s.grad
-            for k, p in enumerate(params):
-                p[name].grad = None if g is None else g[k]
+        for i, name in enumerate(self.names):
+            g = self.stacked[name].grad
+            slices = (None,) * len(self._params) if g is None else g.unbind(0)
+            for params, gk in zip(self._params, slices):
+                params[i].grad = gk
 
     def member_state_dict(self, k: int) -> dict[str, Tensor]:
         """Network k's ``state_dict`` as tensors of its own (a view would save the whole stack)."""
@@ -392,14 +398,13 @@ class StackedNetworks:
         """Each network's ``weight_decay_term()`` (``PathIntegrator``), computed on its slice."""
         out = []
         per_name: dict[str, tuple[Tensor, ...]] = {}
-        for k, m in enumerate(self.models):
-            name = "cell.bias" if isinstance(m.cell, UGRNNCell) and m.ugrnn_weight_decay_quirk else "cell.weight_hh"
-            if m.weight_decay == 0:
+        for k, (name, decay) in enumerate(self._decay):
+            if decay == 0:
                 out.append(self.stacked[name].new_zeros(()))
                 continue
             if name not in per_name:
                 per_name[name] = self.stacked[name].unbind(0)
-            out.append(m.weight_decay * per_name[name][k].pow(2).sum())
+            out.append(decay * per_name[name][k].pow(2).sum())
         return out
 
 
