@@ -222,6 +222,10 @@ class _GroupRun:
             torch.set_num_threads(int(runtime.threads))
         self.runtime, self.log, self.stop_after = runtime, log, stop_after
         self.device = device = resolve_device(runtime.device)
+        if device.type == "cuda" and runtime.precision == "bf16":
+            # the stacked products are custom autograd functions whose backward would mix bf16 and fp32
+            raise ConfigError("runtime precision='bf16' is not supported by grouped training; use fp32 or tf32 "
+                              "(or train the networks alone)")
         use_cuda_precision = device.type == "cuda" and runtime.precision != "fp32"
         self.precision = runtime.precision if use_cuda_precision else "fp32"
         if runtime.precision != "fp32" and not use_cuda_precision:
@@ -300,8 +304,9 @@ class _GroupRun:
                 if outcome == "stopped":
                     self.results[m.index] = TrainResult("stopped", m.step, m.last_loss, m.last_err, device_name(device),
                                                         self.wall(m), m.resumed_from, None, None, m.rows)
-                else:
-                    self.finish(m, outcome, int(first_bad[j]) if outcome == "diverged" else None, stack.member_state_dict(j))
+                else:  # model.pt holds CPU tensors, as train() writes it
+                    state = {k: v.cpu() for k, v in stack.member_state_dict(j).items()}
+                    self.finish(m, outcome, int(first_bad[j]) if outcome == "diverged" else None, state)
             if leaving:
                 keep = [j for j in range(len(active)) if j not in leaving]
                 active = [active[j] for j in keep]

@@ -249,7 +249,8 @@ class StackedNetworks:
                 params[i].grad = gk
 
     def member_state_dict(self, k: int) -> dict[str, Tensor]:
-        """Network k's ``state_dict`` as tensors of its own (a view would save the whole stack)."""
+        """Network k's ``state_dict`` as tensors of its own, on the stack's device (``torch.save`` of a
+        view would write the whole stack)."""
         return {name: v.detach().clone() for name, v in self.models[k].state_dict().items()}
 
     # ------------------------------------------------------------------ forward

@@ -253,3 +253,37 @@ def test_network_bytes_scales_with_the_network():
     sizes = {a: network_bytes(NetworkConfig(architecture=a)) for a in ("RNN", "SRNN", "UGRNN", "GRU", "LSTM")}
     assert sizes["RNN"] < sizes["SRNN"] < sizes["UGRNN"] < sizes["GRU"] < sizes["LSTM"]
     assert 1.5e8 < sizes["RNN"] and sizes["LSTM"] < 1e9  # measured CPU peaks: 0.2-0.36 GB per network at Ng 1024
+
+
+# ---------------------------------------------------------------------- CUDA (skipped without a GPU)
+CUDA_TOLERANCE = 1e-4  # of each tensor's largest magnitude, after 3 steps
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("arch", ["RNN", "SRNN", "GRU", "UGRNN", "LSTM"])
+@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid", "linear"])
+def test_grouped_training_on_cuda_matches_single_training_within_tolerance(tmp_path, arch, act):
+    """On CUDA the single networks use cuDNN's RNN kernels (RNN/SRNN relu/tanh, GRU/LSTM tanh), which have
+    no batched form; the group runs the batched equations instead, so the two agree within float32
+    rounding, not bitwise: after 3 steps every weight within 1e-4 of its tensor's largest magnitude, and
+    the logged losses within 1e-4 relative."""
+    cfgs = [NetworkConfig.from_dict({**c.to_dict(), "n_steps": 3}) for c in members(architecture=arch, activation=act)]
+    rt = TrainRuntime(device="cuda", log_every=1, checkpoint_every=100, progress=False)
+    dirs, res, singles = train_both(cfgs, tmp_path, rt)
+    for d, r, s_, c in zip(dirs, res, singles, cfgs):
+        a = torch.load(d / "model.pt", weights_only=True)["state_dict"]
+        b = torch.load(tmp_path / "single" / c.id / "model.pt", weights_only=True)["state_dict"]
+        for k in a:
+            scale = b[k].abs().max().clamp_min(1e-12)
+            assert ((a[k] - b[k]).abs().max() / scale) < CUDA_TOLERANCE, (k, float((a[k] - b[k]).abs().max() / scale))
+        for ra, rb in zip(r.log_rows, s_.log_rows):
+            assert ra["loss"] == pytest.approx(rb["loss"], rel=CUDA_TOLERANCE)
+
+
+def test_grouped_training_refuses_bf16_on_cuda_only(tmp_path):
+    messages: list[str] = []
+    train_group([tiny(n_steps=1)], [tmp_path / "cpu"], TrainRuntime(precision="bf16", **QUIET), log=messages.append)
+    assert any("applies only on CUDA" in m for m in messages)
+    if torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="bf16"):
+            train_group([tiny(n_steps=1)], [tmp_path / "gpu"], TrainRuntime(device="cuda", precision="bf16", progress=False), log=silent)
