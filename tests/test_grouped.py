@@ -287,3 +287,17 @@ def test_grouped_training_refuses_bf16_on_cuda_only(tmp_path):
     if torch.cuda.is_available():
         with pytest.raises(ConfigError, match="bf16"):
             train_group([tiny(n_steps=1)], [tmp_path / "gpu"], TrainRuntime(device="cuda", precision="bf16", progress=False), log=silent)
+
+
+def test_the_grouped_benchmark_runs_at_a_tiny_size():
+    """bench/bench_grouped.py end to end (worker processes included); its timings are not checked."""
+    import subprocess
+    import sys
+
+    from pipeline_utils import ROOT
+
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_grouped.py"), "--ng", "16", "--k", "2",
+                           "--steps", "1", "--warmup", "0"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split() for line in proc.stdout.splitlines() if line.strip().startswith("16 ")]
+    assert [r[2] for r in rows] == ["1x1", "2x1", "1x2", "2x1"], proc.stdout
