@@ -393,7 +393,8 @@ def expand_sweep(
     """Expand a sweep (``fixed:`` + product of ``grid:`` lists) over ``defaults`` into configs.
 
     ``step_scale`` multiplies ``n_steps`` and ``lr_warmup_steps`` (at least 1 step) before the id is
-    computed, so a scaled-down run never collides with a full-length one.
+    computed, so a scaled-down run never collides with a full-length one. ``sample: {n, seed}`` keeps a
+    seeded sample of n grid points (:func:`_sample_points`).
     """
     _validate_sweep(sweep, source)
     base = dict(defaults or {})
@@ -407,8 +408,11 @@ def expand_sweep(
     for k in keys:
         for v in grid[k]:
             validate_network_dict({k: v}, source, prefix="grid")
+    points: Iterable[tuple] = itertools.product(*(grid[k] for k in keys))
+    if sweep.get("sample"):
+        points = _sample_points(keys, list(points), int(sweep["sample"]["n"]), int(sweep["sample"].get("seed", 0)))
     out = []
-    for values in itertools.product(*(grid[k] for k in keys)):
+    for values in points:
         d = dict(base)
         d.update(zip(keys, values))
         label = ", ".join(f"{k}={_show(v)}" for k, v in zip(keys, values))
@@ -424,6 +428,21 @@ def expand_sweep(
 
 #: Most networks one sweep may expand to (the paper's largest sweep has 7,680; all of them ~17,000).
 MAX_GRID_POINTS = 100_000
+
+
+def _sample_points(keys: list[str], points: list[tuple], n: int, seed: int) -> list[tuple]:
+    """The ``n`` grid points with the smallest sha256 of ``[seed, {key: value}]`` (canonical JSON), in grid
+    order. A point's rank depends only on its own values and the seed, so the sample does not depend on
+    the numpy version or the order of the grid's keys, and a larger ``n`` keeps every point of a smaller."""
+    if n >= len(points):
+        return points
+
+    def rank(i: int) -> bytes:
+        point = {k: _plain(v) for k, v in zip(keys, points[i])}
+        return hashlib.sha256(json.dumps([seed, point], sort_keys=True, separators=(",", ":")).encode()).digest()
+
+    chosen = sorted(range(len(points)), key=rank)[:n]
+    return [points[i] for i in sorted(chosen)]
 
 
 def _validate_sweep(sweep: Any, source: str) -> None:

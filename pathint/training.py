@@ -358,18 +358,8 @@ def train(
     optimizer = make_optimizer(cfg, model.parameters())
     batches = _Batches(cfg, runtime, device)
 
-    ckpt_path, model_path, log_path = (out_dir / NETWORK_FILES[k] for k in ("checkpoint", "model", "train_log"))
-    start, rows, wall_before, resumed_from = 0, [], 0.0, None
-    _remove_debris(out_dir, (ckpt_path, model_path, log_path))
-    ck = _read_checkpoint(ckpt_path, log) if ckpt_path.exists() else None
-    if ck is not None:
-        if ck.get("config") != cfg.to_dict():
-            raise DataError(f"{ckpt_path}: checkpoint belongs to a different configuration; delete it and rerun")
-        model.load_state_dict(ck["state_dict"])
-        optimizer.load_state_dict(ck["optimizer"])
-        start, rows, wall_before = int(ck["step"]), list(ck["log_rows"]), float(ck["wall_time_s"])
-        resumed_from = start
-        log(f"resuming from {ckpt_path} at step {start}")
+    ckpt_path, model_path, log_path = run_paths(out_dir)
+    start, rows, wall_before, resumed_from = open_run(cfg, out_dir, model, optimizer, log)
 
     t0 = time.perf_counter()
     t_last, step_last = t0, start
@@ -424,18 +414,7 @@ def train(
                 if bar is not None:
                     bar.update(1)
                 if is_ckpt:
-                    _save(
-                        {
-                            "format": MODEL_FORMAT + "-checkpoint",
-                            "config": cfg.to_dict(),
-                            "state_dict": model.state_dict(),
-                            "optimizer": optimizer.state_dict(),
-                            "step": done,
-                            "log_rows": rows,
-                            "wall_time_s": wall_before + time.perf_counter() - t0,
-                        },
-                        ckpt_path,
-                    )
+                    _save(checkpoint_blob(cfg, model.state_dict(), optimizer, done, rows, wall_before + time.perf_counter() - t0), ckpt_path)
                 if stopping:
                     return TrainResult("stopped", done, last_loss, last_err, device_name(device), wall_before + time.perf_counter() - t0,
                                        resumed_from, None, None, rows)
@@ -445,11 +424,63 @@ def train(
 
     steps_done = k + 1 if cfg.n_steps > start else start
     wall = wall_before + time.perf_counter() - t0
+    state = {k_: v.detach().cpu() for k_, v in model.state_dict().items()}
+    precision = runtime.precision if use_cuda_precision else "fp32"
+    return finish_run(cfg, out_dir, state, readout, status, steps_done, diverged_step, last_loss, last_err, device,
+                      precision, wall, resumed_from, rows, log)
+
+
+# ---------------------------------------------------------------------- one network's files (shared with pathint.grouped)
+def run_paths(out_dir: Path) -> tuple[Path, Path, Path]:
+    """``(checkpoint.pt, model.pt, train_log.csv)`` of the network trained in ``out_dir``."""
+    return tuple(out_dir / NETWORK_FILES[k] for k in ("checkpoint", "model", "train_log"))
+
+
+def open_run(cfg: NetworkConfig, out_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+             log: Callable[[str], Any]) -> tuple[int, list[dict], float, int | None]:
+    """Prepare ``out_dir`` for training ``cfg``: remove a killed run's temporary files and, if a checkpoint
+    exists, load it into ``model`` and ``optimizer``. Returns ``(start step, log rows, wall time before,
+    resumed_from)``; a checkpoint of another configuration raises DataError."""
+    ckpt_path, model_path, log_path = run_paths(out_dir)
+    start, rows, wall_before, resumed_from = 0, [], 0.0, None
+    _remove_debris(out_dir, (ckpt_path, model_path, log_path))
+    ck = _read_checkpoint(ckpt_path, log) if ckpt_path.exists() else None
+    if ck is not None:
+        if ck.get("config") != cfg.to_dict():
+            raise DataError(f"{ckpt_path}: checkpoint belongs to a different configuration; delete it and rerun")
+        model.load_state_dict(ck["state_dict"])
+        optimizer.load_state_dict(ck["optimizer"])
+        start, rows, wall_before = int(ck["step"]), list(ck["log_rows"]), float(ck["wall_time_s"])
+        resumed_from = start
+        log(f"resuming from {ckpt_path} at step {start}")
+    return start, rows, wall_before, resumed_from
+
+
+def checkpoint_blob(cfg: NetworkConfig, state_dict: dict, optimizer: torch.optim.Optimizer, done: int,
+                    rows: list[dict], wall_time_s: float) -> dict:
+    """What ``checkpoint.pt`` holds after ``done`` steps."""
+    return {
+        "format": MODEL_FORMAT + "-checkpoint",
+        "config": cfg.to_dict(),
+        "state_dict": state_dict,
+        "optimizer": optimizer.state_dict(),
+        "step": done,
+        "log_rows": rows,
+        "wall_time_s": wall_time_s,
+    }
+
+
+def finish_run(cfg: NetworkConfig, out_dir: Path, state_dict: dict, readout, status: str, steps_done: int,
+               diverged_step: int | None, last_loss: float, last_err: float, device: torch.device, precision: str,
+               wall: float, resumed_from: int | None, rows: list[dict], log: Callable[[str], Any]) -> TrainResult:
+    """Write ``train_log.csv`` and ``model.pt`` (``diverged_step`` 0-based, stored 1-based), remove the
+    checkpoint, log the summary line and return the result."""
+    ckpt_path, model_path, log_path = run_paths(out_dir)
     meta = {
         "format": MODEL_FORMAT,
         "network_id": cfg.id,
         "config": cfg.to_dict(),
-        "state_dict": {k_: v.detach().cpu() for k_, v in model.state_dict().items()},
+        "state_dict": state_dict,
         "readout": _storable(readout.state()),
         "status": status,
         "steps": steps_done,
@@ -457,7 +488,7 @@ def train(
         "final_loss": last_loss,
         "final_error_cm": last_err,
         "device": device_name(device),
-        "precision": runtime.precision if use_cuda_precision else "fp32",
+        "precision": precision,
         "versions": _versions(),
         "wall_time_s": wall,
         "resumed_from": resumed_from,
