@@ -49,6 +49,18 @@ def is_current(st: Stage, files: Mapping[str, Path], code_hash: str, defines: Ma
     return all(recorded.get(str(path)) == digest for path, digest in input_digests.items())
 
 
+def _groups(st: Stage, ids: list[str], members: Mapping[str, Mapping[str, Any]], size: int,
+            memory_mb: float | None) -> list[list[str]]:
+    """The networks to run, as groups run together where the stage can and ``size`` > 1, else one by one."""
+    if st.run_group is None or size <= 1 or len(ids) <= 1:
+        return [[nid] for nid in ids]
+    from .config import NetworkConfig
+    from .grouped import plan_groups
+
+    cfgs = [NetworkConfig.from_dict(members[nid], source=f"network {nid}", validated=True) for nid in ids]
+    return [[ids[i] for i in g] for g in plan_groups(cfgs, max_size=size, memory_mb=memory_mb)]
+
+
 def manifest_digests(manifest: str | Path) -> dict[str, str]:
     """id -> sha256 of the main output, from an upstream pack manifest."""
     try:
@@ -67,6 +79,8 @@ def run_unit(
     *,
     manifest: str | Path | None = None,
     upstream: str | Path | None = None,
+    group_size: int = 1,
+    group_memory_mb: float | None = None,
     log: Callable[..., None] = lambda *a: None,
 ) -> dict[str, Any]:
     """Run ``stage`` for every network of ``members`` (id -> config dict).
@@ -74,14 +88,18 @@ def run_unit(
     Without ``manifest`` (one job per network) every member runs: Snakemake decided it must. With a
     ``manifest`` (a pack job) members whose outputs are current are skipped, ``upstream`` is the manifest
     of the stage this one reads from, and the manifest written lists each member's main output and sha256.
+    A stage that can run networks of one shape together (training) does so for the members that run, in
+    groups of at most ``group_size`` networks and ``group_memory_mb`` (:func:`pathint.grouped.plan_groups`).
     """
     st = STAGES[stage]
     code = st.code_hash()
     upstream_digests = manifest_digests(upstream) if upstream else {}
     shared_digests: dict[str, str] = {}
     entries: dict[str, Any] = {}
+    files_of: dict[str, dict[str, Path]] = {}
+    to_run: list[str] = []
     for nid in sorted(members):
-        files = network_files(results, nid, st, members[nid])
+        files = files_of[nid] = network_files(results, nid, st, members[nid])
         ran = True
         if manifest is not None:
             digests = {}
@@ -96,11 +114,20 @@ def run_unit(
             ran = not is_current(st, files, code, defines, digests)
         log("%s %s: %s", stage, nid, "running" if ran else "current, skipped")
         if ran:
-            st.run(network_id=nid, network=members[nid], files=files, defines=defines, runtime=runtime, log=log)
-        main = files[st.outputs[0]]
+            to_run.append(nid)
+        entries[nid] = {"ran": ran}
+    for group in _groups(st, to_run, members, group_size, group_memory_mb):
+        if len(group) == 1:
+            nid = group[0]
+            st.run(network_id=nid, network=members[nid], files=files_of[nid], defines=defines, runtime=runtime, log=log)
+        else:
+            st.run_group(network_ids=group, networks=[members[i] for i in group], files=[files_of[i] for i in group],
+                         defines=defines, runtime=runtime, log=log)
+    for nid in sorted(members):
+        main = files_of[nid][st.outputs[0]]
         if not main.exists():
             raise DataError(f"{main}: the {stage} stage finished without writing it")
-        entries[nid] = {"sha256": sha256_file(main) if manifest is not None else None, "ran": ran}
+        entries[nid]["sha256"] = sha256_file(main) if manifest is not None else None
     if manifest is not None:
         write_json(manifest, {"stage": stage, "code_hash": code, "defines": json_plain(defines), "networks": entries})
     return entries

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from . import layout, provenance
 from .io import atomic_path, write_json
@@ -89,6 +89,48 @@ def run_train(
         ),
     )
     return {"status": result.status}
+
+
+def run_train_group(
+    *, network_ids: Sequence[str], networks: Sequence[Mapping[str, Any]], files: Sequence[Mapping[str, Path]],
+    defines: Mapping[str, Any], runtime: Mapping[str, Any], log: Log = _noop,
+) -> list[dict]:
+    """Train networks of one shape together (:func:`pathint.grouped.train_group`): each gets the files and
+    the results ``run_train`` would give it alone, and its own provenance record."""
+    from .config import NetworkConfig
+    from .grouped import train_group
+    from .training import TrainRuntime
+
+    t0 = time.perf_counter()
+    cfgs = [NetworkConfig.from_dict(n, source=f"network {i}") for i, n in zip(network_ids, networks)]
+    rt = TrainRuntime(
+        device=runtime.get("device", "auto"),
+        threads=runtime.get("threads"),
+        checkpoint_every=runtime.get("checkpoint_every", 1000),
+        log_every=runtime.get("log_every", 100),
+        precision=defines.get("precision", "fp32"),
+        progress=True,
+    )
+    datasets = [str(f["dataset"]) if "dataset" in f else None for f in files]
+    log("training %d networks as one group: %s", len(cfgs), ", ".join(network_ids))
+    results = train_group(cfgs, [Path(f["model"]).parent for f in files], rt, log, dataset_paths=datasets)
+    wall = time.perf_counter() - t0
+    for cfg, f, result in zip(cfgs, files, results):
+        write_json(
+            f["train_prov"],
+            provenance.record(
+                "train",
+                inputs=[f["dataset"]] if "dataset" in f else [],
+                outputs=[f["model"], f["train_log"]],
+                config=cfg.to_dict(),
+                defines=defines,
+                params={"runtime": dict(runtime), "group": list(network_ids)},
+                device=result.device,
+                wall_time_s=wall,
+                extra={"status": result.status},
+            ),
+        )
+    return [{"status": r.status} for r in results]
 
 
 def run_record(
@@ -316,22 +358,35 @@ class Stage:
     upstream: str | None = None
     #: modules the entry reaches without a static import (a figure module loaded by name), whole
     modules: tuple[str, ...] = ()
+    #: entry that runs the stage for several networks of one shape at once (same results); its code counts too
+    group_entry: str | None = None
 
     @property
     def run(self) -> Callable[..., dict]:
-        module, _, function = self.entry.partition(":")
-        return getattr(importlib.import_module(module), function)
+        return _function(self.entry)
+
+    @property
+    def run_group(self) -> Callable[..., list[dict]] | None:
+        return _function(self.group_entry) if self.group_entry else None
 
     @cached_property
     def code_files(self) -> tuple[str, ...]:
         from .codedeps import entry_files
 
-        return entry_files(self.entry, (self.script,), modules=self.modules)
+        files = set(entry_files(self.entry, (self.script,), modules=self.modules))
+        if self.group_entry:
+            files |= set(entry_files(self.group_entry))
+        return tuple(sorted(files))
 
     def code_hash(self) -> str:
         from .codedeps import code_hash
 
         return code_hash(self.code_files)
+
+
+def _function(entry: str) -> Callable[..., Any]:
+    module, _, function = entry.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 STAGES: dict[str, Stage] = {
@@ -340,7 +395,8 @@ STAGES: dict[str, Stage] = {
         Stage("trajectories", "pathint.stages:run_trajectories", "workflow/scripts/trajectories.py", False,
               inputs=(), outputs=("h5",), prov="prov", defines=eval_set_defines),
         Stage("train", "pathint.stages:run_train", NETWORK_SCRIPT, True,
-              inputs=("dataset",), outputs=("model", "train_log"), prov="train_prov", defines=_training_defines),
+              inputs=("dataset",), outputs=("model", "train_log"), prov="train_prov", defines=_training_defines,
+              group_entry="pathint.stages:run_train_group"),
         Stage("record", "pathint.stages:run_record", NETWORK_SCRIPT, True,
               inputs=("model", "eval"), outputs=("activations",), prov="record_prov", defines=_record_defines,
               upstream="train"),

@@ -144,6 +144,34 @@ def test_report_contains_every_figure(smoke):
         assert f"{name}.png" in html
 
 
+def test_grouped_training_gives_the_same_networks(smoke):
+    """training.group_size: networks of one shape train together, each bitwise as when trained alone."""
+    import torch
+
+    cfg = (smoke / "configs/smoke.yaml").read_text()
+    assert "  threads: 1\n" in cfg and "results: results/smoke\n" in cfg
+    cfg = cfg.replace("  threads: 1\n", "  threads: 1\n  group_size: 4\n").replace(
+        "results: results/smoke\n", "results: results/grouped\n")
+    cfg = cfg.replace("sweeps:\n", "sweeps:\n  - sweeps/smoke/place_codes.yaml\n  - sweeps/smoke/dos_sigma.yaml\n"
+                      "  - sweeps/smoke/architectures.yaml\nold_sweeps:\n")
+    cfg = cfg[: cfg.index("old_sweeps:")] + cfg[cfg.index("training:"):]
+    (smoke / "configs/grouped.yaml").write_text(cfg)
+    args = ("--configfile", "configs/grouped.yaml")
+    jobs = planned_jobs(smoke, *args)
+    assert jobs["train"] == 5  # the 5 RNN networks in two groups (3 + 2); GRU, LSTM and SRNN alone
+    snakemake(smoke, "results/grouped/tables/networks.parquet", "--cores", "2", *args)
+    logs = "".join(p.read_text() for p in (smoke / "results/grouped/logs/train").glob("*.log"))
+    assert logs.count("networks as one group") == 2, logs[-2000:]
+    models = sorted((smoke / "results/grouped/networks").glob("*/model.pt"))
+    assert len(models) == 8
+    for m in models:
+        alone = torch.load(smoke / "results/smoke/networks" / m.parent.name / "model.pt", weights_only=False)
+        grouped = torch.load(m, weights_only=False)
+        assert grouped["state_dict"].keys() == alone["state_dict"].keys()
+        for k, v in alone["state_dict"].items():
+            assert torch.equal(grouped["state_dict"][k], v), (m.parent.name, k)
+
+
 PACKED = """
 results: results/packed
 defaults: {n_grid: 16, n_place: 32, batch_size: 8, seq_len: 6, n_steps: 10, learning_rate: 0.001}

@@ -40,13 +40,28 @@ except ConfigError as exc:
 R = config["results"]
 TRAINING = config["training"]
 FIGURES = config["figures"]
-PACKS = config["packing"]["packs"]
-# per-network stages run one job per network ({id}) or, packed, one per pack ({pack})
-UNIT = "pack" if PACKS else "id"
+# Per-network stages run one job per network ({id}), or one per pack ({pack}): with packing.packs: P,
+# network <id> is in pack int(id, 16) % P; with training.group_size: K > 1, a pack is a group of at most K
+# networks of one shape (pathint.grouped.plan_groups), trained together in one process.
 PACK_MEMBERS = {}
-if PACKS:
+if config["packing"]["packs"]:
     for _id in NETWORKS:
-        PACK_MEMBERS.setdefault(pack_name(pack_of(_id, PACKS)), []).append(_id)
+        PACK_MEMBERS.setdefault(
+            pack_name(pack_of(_id, config["packing"]["packs"])), []
+        ).append(_id)
+elif TRAINING["group_size"] > 1:
+    from pathint.grouped import plan_groups
+
+    _ids = list(NETWORKS)
+    _groups = plan_groups(
+        [NETWORKS[i].config for i in _ids],
+        max_size=TRAINING["group_size"],
+        memory_mb=TRAINING["group_memory_mb"],
+    )
+    for _k, _g in enumerate(_groups):
+        PACK_MEMBERS[pack_name(_k)] = [_ids[i] for i in _g]
+PACKS = bool(PACK_MEMBERS)
+UNIT = "pack" if PACKS else "id"
 
 _first = next(iter(NETWORKS.values())).config
 BOX = {k: getattr(_first, k) for k in ("box_width", "box_height", "periodic")}
@@ -138,9 +153,13 @@ def stage_runtime(stage):
 
     def runtime(wildcards, attempt):
         ids = list(members(wildcards))
-        if stage == "train":
-            return sum(network_runtime(i, attempt) for i in ids)
-        return 30 * attempt * len(ids)
+        if stage != "train":
+            return 30 * attempt * len(ids)
+        times = [network_runtime(i, attempt) for i in ids]
+        if TRAINING["gpu"] and TRAINING["group_size"] > 1:
+            # a group's step on a GPU takes little longer than one network's: an estimate (docs/slurm.md)
+            return 2 * max(times)
+        return sum(times)
 
     return runtime
 

@@ -29,5 +29,7 @@ with job(sm) as j:
         runtime,
         manifest=sm.output.get("manifest"),
         upstream=sm.input.get("upstream"),
+        group_size=training["group_size"],
+        group_memory_mb=training["group_memory_mb"],
         log=j.info,
     )
