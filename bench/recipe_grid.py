@@ -6,11 +6,13 @@ lists of ``key=value`` overrides, one applied to the place-code groups and one t
 everything except what the label says. Rows are appended to ``--csv`` (one per evaluation point) with the
 exact ``bench/recipe.py`` command in the ``command`` column, so every row can be re-run alone.
 
-Example (the search recorded in docs/recipe_search.md)::
+The settings are overrides of ``--config``'s ``defaults:`` (``bench/recipe_base.yaml``). Example (two rows of
+the search recorded in docs/recipe_search.md)::
 
     .venv/bin/python bench/recipe_grid.py --csv results/recipe_grid.csv --jobs 2 --seeds 0 \\
         --setting "G10 S3000" "encoder_gain=10 n_steps=3000" "encoder_gain=1 n_steps=3000" \\
-        --setting "G100 S3000" "encoder_gain=100 n_steps=3000" "encoder_gain=1 n_steps=3000"
+        --setting "G100 S3000 lr6e-3" "encoder_gain=100 n_steps=3000 learning_rate=0.006" \\
+                  "encoder_gain=1 n_steps=3000 learning_rate=0.003"
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ GROUPS: tuple[tuple[str, str, bool], ...] = (
 )
 
 
-def commands(settings: list[list[str]], seeds: list[int], eval_every: int, groups: list[str] | None) -> list[tuple[str, list[str]]]:
+def commands(settings: list[list[str]], seeds: list[int], eval_every: int, groups: list[str] | None,
+             config: str) -> list[tuple[str, list[str]]]:
     """(row label, argv) for every setting x group x seed, in that order."""
     out = []
     for label, place, mse in settings:
@@ -47,7 +50,7 @@ def commands(settings: list[list[str]], seeds: list[int], eval_every: int, group
             for seed in seeds:
                 sets = readout.split() + (mse if is_mse else place).split() + [f"seed={seed}"]
                 row = f"{label} | {group} | seed {seed}"
-                argv = [sys.executable, str(ROOT / "bench" / "recipe.py"), "--threads", "1",
+                argv = [sys.executable, str(ROOT / "bench" / "recipe.py"), "--config", config, "--threads", "1",
                         "--eval-every", str(eval_every), "--label", row, "--set", *sets]
                 out.append((row, argv))
     return out
@@ -81,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--jobs", type=int, default=2, help="recipe.py runs at a time (each uses one thread)")
     ap.add_argument("--csv", required=True)
+    ap.add_argument("--config", default="bench/recipe_base.yaml", help="the search's base settings (defaults:)")
     args = ap.parse_args(argv)
 
     csv_path = Path(args.csv)
@@ -89,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(csv_path, "w", newline="") as fh:
             csv.writer(fh).writerow(["setting", "group", "seed", "steps", "train_s", "err_cm", "n_above_0.8",
                                      "max_s60", "untrained_max_s60", "n_above_0.3", "loss", "untrained", "command"])
-    todo = commands(args.setting, args.seeds, args.eval_every, args.groups)
+    todo = commands(args.setting, args.seeds, args.eval_every, args.groups, args.config)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         for line in pool.map(lambda rc: run(rc[0], rc[1], csv_path), todo):
             print(line, flush=True)

@@ -389,11 +389,13 @@ def expand_sweep(
     defaults: Mapping[str, Any] | None = None,
     source: str = "sweep",
     step_scale: float = 1.0,
+    seed_offset: int = 0,
 ) -> list[NetworkConfig]:
     """Expand a sweep (``fixed:`` + product of ``grid:`` lists) over ``defaults`` into configs.
 
     ``step_scale`` multiplies ``n_steps`` and ``lr_warmup_steps`` (at least 1 step) before the id is
-    computed, so a scaled-down run never collides with a full-length one. ``sample: {n, seed}`` keeps a
+    computed, so a scaled-down run never collides with a full-length one. ``seed_offset`` is added to
+    every network's seed (the same experiment on other seeds: other ids). ``sample: {n, seed}`` keeps a
     seeded sample of n grid points (:func:`_sample_points`).
     """
     _validate_sweep(sweep, source)
@@ -422,6 +424,9 @@ def expand_sweep(
                     d[key] = max(1 if key == "n_steps" else 0, int(round(d[key] * step_scale)))
             scaled = {key: d[key] for key in ("n_steps", "lr_warmup_steps") if key in d}
             validate_network_dict(scaled, f"{source} (grid point {label}, after step_scale={step_scale:g})")
+        if seed_offset:
+            d["seed"] = int(d.get("seed", 0)) + int(seed_offset)
+            validate_network_dict({"seed": d["seed"]}, f"{source} (grid point {label}, after seed_offset={seed_offset})")
         out.append(NetworkConfig.from_dict(d, f"{source}" + (f" (grid point {label})" if label else ""), validated=True))
     return out
 
@@ -488,6 +493,7 @@ def experiment_networks(config: Mapping[str, Any], base_dir: str | Path = ".", s
     defaults = config.get("defaults") or {}
     validate_network_dict(defaults, source, prefix="defaults")
     scale = float(config.get("step_scale", 1.0))
+    seed_offset = int(config.get("seed_offset", 0))
     sweeps = config.get("sweeps")
     if not sweeps:
         raise ConfigError(f"{source}: key 'sweeps': the experiment lists no sweeps; expected at least one sweep file")
@@ -499,7 +505,7 @@ def experiment_networks(config: Mapping[str, Any], base_dir: str | Path = ".", s
         name = sweep["name"]
         if name in names:
             raise ConfigError(f"{sweep_source}: sweep name {name!r} is used twice in config key 'sweeps'")
-        for cfg in expand_sweep(sweep, defaults, sweep_source, step_scale=scale):
+        for cfg in expand_sweep(sweep, defaults, sweep_source, step_scale=scale, seed_offset=seed_offset):
             names.add(name)
             nid = network_id(cfg)
             group = sweep.get("group") or GROUP_LABELS[cfg.readout]

@@ -73,6 +73,16 @@ def test_step_scale_shortens_training_and_changes_ids(tmp_path):
     assert full[0].id != tenth[0].id
 
 
+def test_seed_offset_moves_every_seed_and_changes_ids(tmp_path):
+    (tmp_path / "s.yaml").write_text("name: s\nfixed: {seed: 0}\n")
+    (tmp_path / "t.yaml").write_text("name: t\nfixed: {learning_rate: 0.01}\ngrid: {seed: [0, 1]}\n")
+    base = experiment_networks({"sweeps": ["s.yaml", "t.yaml"]}, tmp_path)
+    moved = experiment_networks({"sweeps": ["s.yaml", "t.yaml"], "seed_offset": 2}, tmp_path)
+    assert [n.config.seed for n in base] == [0, 0, 1] and [n.config.seed for n in moved] == [2, 2, 3]
+    assert not {n.id for n in base} & {n.id for n in moved}
+    assert [n.config.learning_rate for n in moved] == [n.config.learning_rate for n in base]
+
+
 def test_networks_shared_by_sweeps_are_listed_once(tmp_path):
     (tmp_path / "a.yaml").write_text("name: a\ngrid: {seed: [0, 1]}\n")
     (tmp_path / "b.yaml").write_text("name: b\ngrid: {seed: [1, 2]}\n")
