@@ -38,8 +38,10 @@ def fraction_table(networks: pd.DataFrame, params: Mapping[str, Any]) -> pd.Data
     """Per group (in ``params['groups']`` order): N, fraction path integrating and grid fractions with CIs.
 
     Columns: group, n, pi (fraction), pi_lo, pi_hi, n_pi, grid, grid_lo, grid_hi, high, high_lo, high_hi,
-    grid_untrained, high_untrained (the same path-integrating networks at initialisation). Diverged networks
-    count as failing; grid fractions are among networks that path integrate.
+    grid_untrained, high_untrained (the same path-integrating networks at initialisation), units and
+    units_untrained (mean number of units above the grid threshold per path-integrating network, trained
+    and at initialisation; NaN when the networks table has no such count). Diverged networks count as
+    failing; grid fractions are among networks that path integrate.
     """
     p = resolve_params(params)
     rows = []
@@ -60,6 +62,11 @@ def fraction_table(networks: pd.DataFrame, params: Mapping[str, Any]) -> pd.Data
             row.update({key: f, f"{key}_lo": lo, f"{key}_hi": hi})
         for key, t in (("grid", p["grid_threshold"]), ("high", p["high_threshold"])):
             row[f"{key}_untrained"] = float(np.mean(untrained > t)) if untrained.size else math.nan
+        # how many units, not only whether one: the mean count per passing network, and its untrained twin
+        count = f"units_above_{p['grid_threshold']:g}"
+        for key, column in (("units", count), ("units_untrained", f"{count}_untrained")):
+            values = best(column)
+            row[key] = float(np.mean(values)) if values.size else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -157,6 +164,12 @@ def comparison_table(networks: pd.DataFrame, units: pd.DataFrame, params: Mappin
                 "untrained": math.nan if key == "pi" else getattr(r, f"{key}_untrained"),
                 "paper": paper.get(key, math.nan), "paper_n": paper.get("n", math.nan),
             })
+    for r in table.itertuples():
+        rows.append({
+            "quantity": f"units with 60° score > {p['grid_threshold']:g} per network that path integrates (mean)",
+            "group": r.group, "n": r.n_pi, "ours": r.units, "ours_lo": math.nan, "ours_hi": math.nan,
+            "untrained": r.units_untrained, "paper": math.nan, "paper_n": math.nan,
+        })
     periods = grid_periods(networks, units, p)
     slope, lo, hi = period_slope(periods, p)
     nets = sweep_networks(networks, p["fig3_sweep"])
@@ -181,12 +194,13 @@ def to_markdown(table: pd.DataFrame) -> str:
              "|---|---|---:|---|---:|---|"]
     for r in table.itertuples():
         slope = r.quantity.startswith("grid period")
-        ours = f"{_num(r.ours)} [{_num(r.ours_lo)}, {_num(r.ours_hi)}]"
+        ours = f"{_num(r.ours)} [{_num(r.ours_lo)}, {_num(r.ours_hi)}]" if np.isfinite(r.ours_lo) else _num(r.ours, 1)
         if slope:
             theory = f"; theory {_num(r.theory)}" if np.isfinite(r.theory) else ""
             paper = f"{PAPER_PERIOD_PER_SIGMA[0]:g}–{PAPER_PERIOD_PER_SIGMA[1]:g}{theory}"
         else:
             paper = f"{_num(r.paper, 3 if 0 < r.paper < 0.01 else 2)} ({int(r.paper_n)})" if np.isfinite(r.paper) else "–"
         n = "–" if not np.isfinite(r.n) else f"{int(r.n)}" + (" units" if slope else "")
-        lines.append(f"| {r.quantity} | {r.group} | {n} | {ours} | {_num(r.untrained)} | {paper} |")
+        twin = _num(r.untrained, 1) if r.quantity.startswith("units") else _num(r.untrained)
+        lines.append(f"| {r.quantity} | {r.group} | {n} | {ours} | {twin} | {paper} |")
     return "\n".join(lines) + "\n"

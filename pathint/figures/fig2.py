@@ -1,8 +1,9 @@
 """Fig. 2: path integration and grid scores for every readout group (SPEC §6).
 
 (a) fraction of networks with decoding error below the threshold, per group, with bootstrap CIs;
-(a′) among those, fraction whose best unit's 60° score exceeds the grid and high thresholds;
-(b) survival functions of all units' 60° scores (trained solid, untrained dashed), units of networks
+(a′) among those, fraction whose best unit's 60° score exceeds the grid and high thresholds, beside the
+paper's values and the same networks untrained; (a″) units above the grid threshold per such network,
+beside the untrained twin; (b) survival functions of all units' 60° scores (trained solid, untrained dashed), units of networks
 that path integrate only; (c) example rate maps per group within score ranges.
 """
 
@@ -42,7 +43,7 @@ def _plot_fractions(ax_a, ax_b, table: pd.DataFrame, colours: Mapping[str, str],
     ax_a.set_yticks(y, labels, fontsize=8)
     ax_a.set_ylim(len(table) - 0.5, -0.5)
     ax_a.set_xlim(0, 1.05)
-    ax_a.set_xlabel(f"fraction with\nerror < {p['decoding_threshold_cm']:g} cm")
+    ax_a.set_xlabel(f"error < {p['decoding_threshold_cm']:g} cm\n(fraction)")
     ax_a.set_xticks([0, 0.5, 1])
     for yi, n in zip(y, table["n"]):
         if n == 0:
@@ -69,7 +70,7 @@ def _plot_fractions(ax_a, ax_b, table: pd.DataFrame, colours: Mapping[str, str],
     ax_b.plot(table["grid_untrained"].to_numpy(float)[passing], (y - h / 2)[passing], "o", mfc="white", mec="0.2",
               ms=3.5, mew=0.8, label="untrained")
     ax_b.set_xlim(0, 1.05)
-    ax_b.set_xlabel("fraction of passing nets,\nbest unit's 60° score")
+    ax_b.set_xlabel("passing nets:\nbest unit above\n(fraction)")
     ax_b.set_xticks([0, 0.5, 1])
     # one legend for (a) and (a′), above both (the panels' labels stay visible)
     handles, labels = ax_a.get_legend_handles_labels()
@@ -79,6 +80,23 @@ def _plot_fractions(ax_a, ax_b, table: pd.DataFrame, colours: Mapping[str, str],
     for handle in leg.legend_handles:
         if hasattr(handle, "set_facecolor"):  # the bars' patches; the untrained marker keeps its style
             handle.set_facecolor("0.5")
+
+
+def _plot_counts(ax, table: pd.DataFrame, colours: Mapping[str, str], p: Mapping[str, Any]) -> None:
+    """(a″): units above the grid threshold per passing network, beside the same networks untrained."""
+    y = np.arange(len(table))
+    ax.set_ylim(len(table) - 0.5, -0.5)
+    ax.set_yticks(y, [])
+    vals = table["units"].to_numpy(float)
+    if not np.isfinite(vals).any():
+        no_networks(ax, "no networks path integrate")
+        return
+    ok = np.isfinite(vals)
+    ax.barh(y[ok], vals[ok], height=0.7, color=[colours[g] for g in table["group"][ok]])
+    twin = table["units_untrained"].to_numpy(float)
+    ax.plot(twin[ok], y[ok], "o", mfc="white", mec="0.2", ms=3.5, mew=0.8)
+    ax.set_xlim(0, max(1.0, float(np.nanmax(np.concatenate([vals[ok], twin[ok]])))) * 1.1)
+    ax.set_xlabel(f"units > {p['grid_threshold']:g}\nper passing\nnet (mean)")
 
 
 def _paper_marks(ax, y: np.ndarray, groups, key: str, label: bool = True) -> None:
@@ -181,7 +199,7 @@ def _plot_examples(subfig, tables: Tables, p: Mapping[str, Any]) -> None:
 
 
 def plot(tables: Tables, params: Mapping[str, Any]):
-    """Build Fig. 2 (a, a′, b, c) from the aggregate tables."""
+    """Build Fig. 2 (a, a′, a″, b, c) from the aggregate tables."""
     p = resolve_params(params)
     nets = tables.networks
     colours = group_colours(list(p["groups"]) + list(pd.unique(nets["group"])))
@@ -190,13 +208,14 @@ def plot(tables: Tables, params: Mapping[str, Any]):
         n_rows = len(p["fig2c_score_ranges"])
         fig = new_figure(7.2, 3.4 + 1.05 * n_rows)
         top, bottom = fig.subfigures(2, 1, height_ratios=[3.4, 1.05 * n_rows])
-        ax_a, ax_b, ax_c = top.subplots(1, 3, gridspec_kw={"width_ratios": [1, 0.8, 1.2]})
+        ax_a, ax_b, ax_n, ax_c = top.subplots(1, 4, gridspec_kw={"width_ratios": [1, 0.75, 0.75, 1.2]})
         _plot_fractions(ax_a, ax_b, table, colours, p)
+        _plot_counts(ax_n, table, colours, p)
         groups_units = {g: score_units(tables, group_networks(nets, g), p) for g in p["groups"]}
         if plot_survival(ax_c, groups_units, colours, p):
             ax_c.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, handlelength=1.5,
                         labelspacing=0.3, title="networks passing")
-        for ax, lab in ((ax_a, "a"), (ax_b, "a′"), (ax_c, "b")):
+        for ax, lab in ((ax_a, "a"), (ax_b, "a′"), (ax_n, "a″"), (ax_c, "b")):
             panel_label(ax, lab)
         _plot_examples(bottom, tables, p)
     return fig
@@ -219,7 +238,9 @@ def caption(tables: Tables, params: Mapping[str, Any]) -> str:
         f"(a′) Among networks that path integrate (N per group: {count_text(n_pi)}), fraction whose best unit's "
         f"60° grid score exceeds {p['grid_threshold']:g} (solid) and {p['high_threshold']:g} (hatched); open "
         f"circles: the same networks at initialisation (untrained twin). Black diamonds in (a) and (a′): the "
-        f"paper's values (its Fig. 2, SPEC §7; also results/tables/paper_comparison.csv). "
+        f"paper's values (its Fig. 2, SPEC §7; also results/tables/paper_comparison.csv). (a″) Mean number of "
+        f"units with a 60° score above {p['grid_threshold']:g} per network that path integrates; open circles: "
+        f"the same networks untrained. "
         f"(b) Survival function (1 − CDF of a Gaussian KDE, Scott bandwidth) of the 60° scores of all units of "
         f"{pool}, x ∈ [{p['survival_range'][0]:g}, {p['survival_range'][1]:g}]; dashed: the same units at "
         f"initialisation (untrained baseline). (c) Example rate maps of {pool} per group within 60° score ranges "

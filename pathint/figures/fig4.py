@@ -127,7 +127,7 @@ def _plot_code(ax_s, ax_f, label: str, readout: str, p: Mapping[str, Any]) -> No
     ax_f.imshow(amp.T, origin="lower", extent=[k[0] - dk / 2, k[-1] + dk / 2] * 2, cmap="magma")
     ax_f.set_xlim(-kmax, kmax)
     ax_f.set_ylim(-kmax, kmax)
-    ax_f.set_title(f"{label}: |FFT(Σ)|, peak |k| {ring_radius(k, amp):.0f}/m", fontsize=8, pad=2)
+    ax_f.set_title(f"{label}: |FFT(Σ)|, peak {ring_radius(k, amp):.0f}/m", fontsize=8, pad=2)
     ax_f.set_xlabel("kx (rad/m)", labelpad=1)
     ax_f.set_ylabel("ky (rad/m)", labelpad=1)
     if readout == DOS:  # theory ring k*
@@ -165,6 +165,9 @@ def plot(tables: Tables, params: Mapping[str, Any]):
         sel = dos_vs_dog_networks(tables, p)
         groups_units = {label: score_units(tables, nets, p) for label, nets in sel.items()}
         if plot_survival(ax_b, groups_units, group_colours(list(sel)), p):
+            for label, u in groups_units.items():
+                if len(u) == 0:  # say so in the legend rather than leave a group out silently
+                    ax_b.plot([], [], " ", label=f"{label}: no network path integrates")
             ax_b.legend(loc="upper right", fontsize=8)
             ax_b.set_title(f"σ = {float(p['fig4b_sigma']):g} m, s = {float(p['fig4b_surround']):g}", fontsize=9)
 
