@@ -96,7 +96,17 @@ elif stage == "score":
     with atomic_path(work / "units.parquet") as tmp:
         units.to_parquet(tmp, index=False)
     write_json(work / "summary.json", summary)
-print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+def peak_mb():
+    # VmHWM belongs to this process's own address space; ru_maxrss survives exec and so reports the parent's
+    # peak when the parent (a pytest run, say) had used more memory than this probe does
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"peak_mb": peak_mb()}))
 """
 
 

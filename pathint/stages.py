@@ -52,28 +52,22 @@ def run_trajectories(*, files: Mapping[str, Path], defines: Mapping[str, Any], r
     return {"n": n, "steps": steps}
 
 
-def run_train(
-    *, network_id: str, network: Mapping[str, Any], files: Mapping[str, Path], defines: Mapping[str, Any],
-    runtime: Mapping[str, Any], log: Log = _noop,
-) -> dict:
-    """Train one network (model.pt, train_log.csv), resuming from its checkpoint."""
-    from .config import NetworkConfig
-    from .training import TrainRuntime, train
+def _train_runtime(runtime: Mapping[str, Any], defines: Mapping[str, Any], dataset: Path | None = None):
+    from .training import TrainRuntime
 
-    t0 = time.perf_counter()
-    cfg = NetworkConfig.from_dict(network, source=f"network {network_id}")
-    out_dir = Path(files["model"]).parent
-    rt = TrainRuntime(
+    return TrainRuntime(
         device=runtime.get("device", "auto"),
         threads=runtime.get("threads"),
         checkpoint_every=runtime.get("checkpoint_every", 1000),
         log_every=runtime.get("log_every", 100),
         precision=defines.get("precision", "fp32"),
         progress=True,
-        dataset_path=str(files["dataset"]) if "dataset" in files else None,
+        dataset_path=str(dataset) if dataset is not None else None,
     )
-    result = train(cfg, out_dir, runtime=rt, log=log)
-    log("training finished: %s", result)
+
+
+def _write_train_prov(files: Mapping[str, Path], cfg: Any, result: Any, defines: Mapping[str, Any],
+                      params: Mapping[str, Any], wall_time_s: float) -> None:
     write_json(
         files["train_prov"],
         provenance.record(
@@ -82,12 +76,28 @@ def run_train(
             outputs=[files["model"], files["train_log"]],
             config=cfg.to_dict(),
             defines=defines,
-            params={"runtime": dict(runtime)},
+            params=params,
             device=result.device,
-            wall_time_s=time.perf_counter() - t0,
+            wall_time_s=wall_time_s,
             extra={"status": result.status},
         ),
     )
+
+
+def run_train(
+    *, network_id: str, network: Mapping[str, Any], files: Mapping[str, Path], defines: Mapping[str, Any],
+    runtime: Mapping[str, Any], log: Log = _noop,
+) -> dict:
+    """Train one network (model.pt, train_log.csv), resuming from its checkpoint."""
+    from .config import NetworkConfig
+    from .training import train
+
+    t0 = time.perf_counter()
+    cfg = NetworkConfig.from_dict(network, source=f"network {network_id}")
+    result = train(cfg, Path(files["model"]).parent, runtime=_train_runtime(runtime, defines, files.get("dataset")),
+                   log=log)
+    log("training finished: %s", result)
+    _write_train_prov(files, cfg, result, defines, {"runtime": dict(runtime)}, time.perf_counter() - t0)
     return {"status": result.status}
 
 
@@ -99,37 +109,16 @@ def run_train_group(
     the results ``run_train`` would give it alone, and its own provenance record."""
     from .config import NetworkConfig
     from .grouped import train_group
-    from .training import TrainRuntime
 
     t0 = time.perf_counter()
     cfgs = [NetworkConfig.from_dict(n, source=f"network {i}") for i, n in zip(network_ids, networks)]
-    rt = TrainRuntime(
-        device=runtime.get("device", "auto"),
-        threads=runtime.get("threads"),
-        checkpoint_every=runtime.get("checkpoint_every", 1000),
-        log_every=runtime.get("log_every", 100),
-        precision=defines.get("precision", "fp32"),
-        progress=True,
-    )
     datasets = [str(f["dataset"]) if "dataset" in f else None for f in files]
     log("training %d networks as one group: %s", len(cfgs), ", ".join(network_ids))
-    results = train_group(cfgs, [Path(f["model"]).parent for f in files], rt, log, dataset_paths=datasets)
+    results = train_group(cfgs, [Path(f["model"]).parent for f in files], _train_runtime(runtime, defines), log,
+                          dataset_paths=datasets)
     wall = time.perf_counter() - t0
     for cfg, f, result in zip(cfgs, files, results):
-        write_json(
-            f["train_prov"],
-            provenance.record(
-                "train",
-                inputs=[f["dataset"]] if "dataset" in f else [],
-                outputs=[f["model"], f["train_log"]],
-                config=cfg.to_dict(),
-                defines=defines,
-                params={"runtime": dict(runtime), "group": list(network_ids)},
-                device=result.device,
-                wall_time_s=wall,
-                extra={"status": result.status},
-            ),
-        )
+        _write_train_prov(f, cfg, result, defines, {"runtime": dict(runtime), "group": list(network_ids)}, wall)
     return [{"status": r.status} for r in results]
 
 

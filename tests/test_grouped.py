@@ -177,11 +177,12 @@ def test_a_stopped_member_leaves_while_the_others_go_on(tmp_path):
 
 
 def test_dataset_mode_members_read_their_own_stored_trajectories(tmp_path):
-    from pathint.trajectories import TrajectoryParams, make_dataset
+    from pathint import seeds
+    from pathint.trajectories import TrajectoryParams, generate, write_hdf5
 
     paths = [tmp_path / "d0.h5", tmp_path / "d1.h5"]
     for seed, p in zip((11, 12), paths):
-        make_dataset(seed, 40, 6, TrajectoryParams(), p)
+        write_hdf5(p, generate(seeds.rng(seed, "train_trajectories"), 40, 6), TrajectoryParams(), seed=seed)
     cfgs = [tiny(data_mode="dataset", dataset_size=40, seed=1), tiny(data_mode="dataset", dataset_size=40, seed=2, readout="gaussian")]
     dirs = [tmp_path / "group" / c.id for c in cfgs]
     train_group(cfgs, dirs, RT, log=silent, dataset_paths=[str(p) for p in paths])

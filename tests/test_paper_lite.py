@@ -79,8 +79,8 @@ def test_paper_lite_samples_the_papers_own_grids():
         lite_sweep = load_yaml(ROOT / "sweeps" / "paper_lite" / f"{name}.yaml")
         assert lite_sweep["name"] == paper["name"]
         assert lite_sweep["grid"] == paper["grid"], name
-        # the paper's fixed values stay, except the reduced size and steps
-        reduced = {"n_grid", "n_steps", "seq_len", "encoder_gain"}
+        # the paper's fixed values stay, except the reduced size and steps and the default recipe's rule
+        reduced = {"n_grid", "n_steps", "seq_len", "encoder_gain", "learning_rate"}
         assert {k: v for k, v in paper["fixed"].items() if k not in reduced} == \
                {k: v for k, v in lite_sweep["fixed"].items() if k not in reduced}, name
         n_grid = 1
@@ -104,7 +104,11 @@ def test_paper_lite_has_1000_distinct_networks_in_the_papers_proportions(lite):
         assert abs(counts[group] / total - paper[name] / total_paper) < 1e-9
     # the reduced size is what the file states
     assert {n.config.n_grid for n in nets} == {256} and {n.config.batch_size for n in nets} == {100}
-    assert {n.config.n_steps for n in nets if n.group == "DoS"} == {2000}
+    assert {n.config.n_steps for n in nets} == {cfg["defaults"]["n_steps"]} == {3000}
+    # the default experiment's two rules: place codes lr 6e-3 and gain 100, MSE codes lr 3e-3 and gain 1
+    mse = {"cartesian", "high_dim_cartesian", "high_dim_polar"}
+    assert {(n.config.learning_rate, n.config.encoder_gain) for n in nets if n.config.readout in mse} == {(0.003, 1.0)}
+    assert {(n.config.learning_rate, n.config.encoder_gain) for n in nets if n.config.readout not in mse} == {(0.006, 100.0)}
     # and its ids are not the paper's (another size), so the two never share results
     paper_ids = {c.id for c in expand_sweep(load_yaml(ROOT / "sweeps" / "paper" / "sod.yaml"),
                                             load_yaml(ROOT / "configs" / "paper.yaml")["defaults"])}
@@ -132,5 +136,5 @@ def test_paper_lite_plans_in_under_a_minute(tmp_path):
     t0 = time.perf_counter()
     jobs = planned_jobs(ROOT, "--configfile", str(LITE), "--config", f"results={tmp_path}/results")
     elapsed = time.perf_counter() - t0
-    assert jobs.get("train_pack", 0) + jobs.get("train", 0) > 0 and jobs.get("figure_fig2") == 1
+    assert jobs.get("train_pack", 0) + jobs.get("train", 0) > 0 and jobs.get("figure") == 1
     assert elapsed < 60, elapsed
