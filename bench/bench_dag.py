@@ -7,7 +7,7 @@ networks and of jobs (with `packing.packs`, one job per pack and stage). Referen
 configs/smoke.yaml, i.e. snakemake's fixed start-up cost; the difference divided by the job count is the
 marginal planning cost per job, which is what grows with the sweep.
 
-Target (issue 7): <= 60 s wall and <= 1.5 GB on 2 cores.
+Target: <= 60 s wall and <= 1.5 GB on 2 cores.
 
     .venv/bin/python bench/bench_dag.py                      # paper config, 2 cores
     .venv/bin/python bench/bench_dag.py --profile 25         # + cProfile: the 25 most expensive functions

@@ -30,7 +30,7 @@ Run::
 
 On the 2-core CPU a group of 64 at Ng 1024 takes ~30 s per step and ~13 GB, so rows with K·Ng ≥ 16·1024
 warm up ``--big-warmup`` (2) and time ``--big-steps`` (1) steps there; every other CPU row warms up 8 steps
-(a new process page-faults through its first several steps, docs/performance.md "Session 7").
+(a new process page-faults through its first several steps, docs/performance.md, "Memory reuse and page faults").
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def main() -> None:
     keep_freed_memory()
     cuda = device.type == "cuda"
     steps = args.steps or (20 if cuda else 3)
-    # a new process page-faults through its first several steps (docs/performance.md, "Session 7"),
+    # a new process page-faults through its first several steps (docs/performance.md, "Memory reuse and page faults"),
     # so every row warms up that long before timing
     warmup = args.warmup if args.warmup is not None else (5 if cuda else 8)
     distinct = args.distinct_seeds

@@ -18,7 +18,7 @@ Two more rows put the number in context:
 - ``--threads`` takes several counts; by default torch's default and 1, because the pipeline trains one
   network per core (``training.threads: 1``) and that is the number that matters for a sweep.
 
-Goal (issue 4): ≥ 85 % of the peak at Ng 1024 on CPU.
+Target: ≥ 85 % of the peak at Ng 1024 on CPU.
 
 Run: ``.venv/bin/python bench/bench_train_step.py [--ng 256 1024] [--reps 7] [--threads 2 1] [--device cpu cuda]``
 """

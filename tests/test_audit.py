@@ -1,4 +1,4 @@
-"""Issue 9, auditing: ``python -m pathint audit <id> [--stage STAGE]`` on a finished tiny Snakemake run.
+"""Auditing: ``python -m pathint audit <id> [--stage STAGE]`` on a finished tiny Snakemake run.
 
 Exit 0 when the re-run stages match bitwise (trajectories, recording and scoring by default; training with
 ``--stage train``); exit 1 naming the difference after a stored output is tampered with; exit 2 with a

@@ -1,4 +1,4 @@
-"""Issue 9, runtime faults: killed jobs, truncated files and diverging networks lose nothing and fake nothing.
+"""Runtime faults: killed jobs, truncated files and diverging networks lose nothing and fake nothing.
 
 * SIGKILL during training at random moments (and exactly inside a checkpoint or ``model.pt`` write), then
   rerun until finished: weights and log identical to an uninterrupted run.
