@@ -94,6 +94,11 @@ def plot(tables: Tables, params: Mapping[str, Any]):
                 ax_b.bar(xs[ok], f, width * 0.9, color=colour, label=act,
                          yerr=np.vstack([f - tj["grid_lo"].to_numpy(float)[ok], tj["grid_hi"].to_numpy(float)[ok] - f]),
                          capsize=2, error_kw={"elinewidth": 0.8})
+            # an empty slot must read as "no network to count", not as a fraction of 0
+            for x, r in zip(xs, tj.itertuples()):
+                if r.n_pi == 0:
+                    ax_b.text(x, 0.02, f"none of {r.n}\npath\nintegrate", ha="center", va="bottom", fontsize=7,
+                              color="0.4")
         for ax in (ax_a, ax_b):
             ax.set_xticks(range(len(archs)), archs)
             ax.set_xlim(-0.6, len(archs) - 0.4)

@@ -87,9 +87,10 @@ def plot(tables: Tables, params: Mapping[str, Any]):
             ax_c.set_xlabel("σ (m)")
             ax_c.set_ylabel("period ratio (σ to previous σ)")
             lo = min(0.9, float(np.nanmin(r["ratio"])) - 0.05)
-            hi = max(1.5, float(np.nanmax(r["ratio"])) + 0.05)
+            # headroom above the biology line so that the legend never sits on a line or a point
+            hi = max(1.75, float(np.nanmax(r["ratio"])) + 0.3)
             ax_c.set_ylim(lo, hi)
-            ax_c.legend(loc="best", fontsize=8)
+            ax_c.legend(loc="upper left", fontsize=8, frameon=False)
     return fig
 
 
