@@ -70,3 +70,31 @@ def plain_exp(monkeypatch) -> None:
     for name, module in list(sys.modules.items()):
         if name.startswith("pathint.readouts") and getattr(module, "exp_flushed", None) is readouts.exp_flushed:
             monkeypatch.setattr(module, "exp_flushed", torch.exp)
+
+
+def assert_cross_entropy_is_proper(ro: Readout, positions: torch.Tensor, max_entropy: float) -> None:
+    """CE of perfect logits log(y) = the targets' entropy H(y) (below ``max_entropy``); of uniform logits =
+    log n; noisy logits cost more than perfect ones (Gibbs' inequality)."""
+    y = ro.encode(positions)
+    perfect = torch.log(y.clamp_min(1e-30))
+    entropy = -(y * torch.log(y.clamp_min(1e-30))).sum(-1).mean()
+    torch.testing.assert_close(ro.loss(perfect, y), entropy, atol=1e-4, rtol=1e-5)
+    n = float(y.shape[-1])
+    torch.testing.assert_close(ro.loss(torch.zeros_like(y), y), torch.tensor(np.log(n), dtype=torch.float32),
+                               atol=1e-4, rtol=0)
+    assert float(entropy) < max_entropy
+    noisy = perfect.clamp_min(-60) + 0.3 * torch.randn(y.shape, generator=torch.Generator().manual_seed(1))
+    assert ro.loss(noisy, y) > ro.loss(perfect, y)
+
+
+def assert_top3_decoding_floor(ro: Readout, positions: torch.Tensor, max_cm: float = 5.0) -> None:
+    """The targets themselves decode within ``max_cm``; their logits log(y) decode the same (top-k is
+    invariant to monotone maps); random outputs decode far off."""
+    from pathint.readouts import decoding_error_cm
+
+    y = ro.encode(positions)
+    err = decoding_error_cm(ro, y, positions)
+    assert err < max_cm
+    assert abs(decoding_error_cm(ro, torch.log(y.clamp_min(1e-30)), positions) - err) <= 1e-4
+    junk = torch.randn(y.shape, generator=torch.Generator().manual_seed(0))
+    assert decoding_error_cm(ro, junk, positions) > 60.0

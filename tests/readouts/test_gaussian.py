@@ -1,14 +1,12 @@
 """gaussian: softmax(-q) with cross-entropy; normalisation none: exp(-q) with MSE."""
 
-import math
 
 import numpy as np
 import pytest
 import torch
-from readout_cases import assert_matches_reference, build, softmax
+from readout_cases import assert_cross_entropy_is_proper, assert_matches_reference, assert_top3_decoding_floor, build, softmax
 
 from pathint.config import NetworkConfig
-from pathint.readouts import decoding_error_cm
 
 
 @pytest.mark.parametrize("normalisation", ["softmax", "none"])
@@ -33,24 +31,8 @@ def test_normalisation_none_is_unnormalised_and_mse():
 
 
 def test_cross_entropy_perfect_vs_uniform(positions):
-    """CE of perfect logits log(y) = entropy H(y); of uniform logits = log n."""
-    ro = build(readout="gaussian")
-    y = ro.encode(positions)
-    perfect = torch.log(y.clamp_min(1e-30))
-    entropy = -(y * torch.log(y.clamp_min(1e-30))).sum(-1).mean()
-    torch.testing.assert_close(ro.loss(perfect, y), entropy, atol=1e-4, rtol=1e-5)
-    torch.testing.assert_close(ro.loss(torch.zeros_like(y), y), torch.tensor(math.log(512.0)), atol=1e-4, rtol=0)
-    assert float(entropy) < 3.5
-    noisy = perfect.clamp_min(-60) + 0.3 * torch.randn(y.shape, generator=torch.Generator().manual_seed(1))
-    assert ro.loss(noisy, y) > ro.loss(perfect, y)  # Gibbs' inequality
+    assert_cross_entropy_is_proper(build(readout="gaussian"), positions, max_entropy=3.5)
 
 
 def test_top3_decoding_floor(positions):
-    ro = build(readout="gaussian")
-    y = ro.encode(positions)
-    err = decoding_error_cm(ro, y, positions)
-    assert err < 5.0
-    # the logits log(y) of a perfect network decode the same (top-k is invariant to monotone maps)
-    assert decoding_error_cm(ro, torch.log(y.clamp_min(1e-30)), positions) == pytest.approx(err, abs=1e-4)
-    junk = torch.randn(y.shape, generator=torch.Generator().manual_seed(0))
-    assert decoding_error_cm(ro, junk, positions) > 60.0
+    assert_top3_decoding_floor(build(readout="gaussian"), positions)
