@@ -49,7 +49,7 @@ CUDA_HOST_MB = 1500.0
 
 #: Resident memory of a stage's process before it allocates anything of the network's size (MB): the
 #: interpreter, torch, numpy and h5py; scoring also imports pandas, scipy and pyarrow.
-BASE_MB = {"train": 330.0, "record": 280.0, "score": 360.0}
+BASE_MB = {"train": 330.0, "record": 280.0, "score": 320.0}
 
 #: Parameter copies a training step holds at its peak: weights, gradients, optimiser state, and the
 #: temporaries of the weight-decay term and of the Keras-style initialisers. The Sorscher RNN's count is
