@@ -104,9 +104,8 @@ def test_network_stage_dependencies():
     for name in NETWORK_STAGES:
         files = STAGES[name].code_files
         assert f"pathint/stages.py::run_{name}" in files and "workflow/scripts/stage.py" in files
-        # a stage's hash covers its own run functions (and its group entry), never another stage's
-        own = {f"pathint/stages.py::run_{name}"} | ({STAGES[name].group_entry.replace("pathint.stages:", "pathint/stages.py::")}
-                                                  if STAGES[name].group_entry else set())
+        # a stage's hash covers its own entries (run_<stage> and its group entry), never another stage's
+        own = {"pathint/stages.py::" + e.split(":")[1] for e in (STAGES[name].entry, STAGES[name].group_entry) if e}
         assert {f for f in files if f.startswith("pathint/stages.py::run_")} == own, name
         assert not set(files) & {f"pathint/{m.split('.')[-1]}.py" for m in codedeps.BOOKKEEPING}
 

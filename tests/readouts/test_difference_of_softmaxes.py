@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from readout_cases import MULTI, assert_cross_entropy_is_proper, assert_matches_reference, assert_top3_decoding_floor, build, shift_rescale, softmax
+from readout_cases import (MULTI, assert_cross_entropy_is_proper, assert_matches_reference, assert_top3_decoding_floor,
+                           build, shift_rescale, softmax)
 
 from pathint.config import NetworkConfig
 from pathint.errors import ConfigError

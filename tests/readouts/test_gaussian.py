@@ -1,10 +1,10 @@
 """gaussian: softmax(-q) with cross-entropy; normalisation none: exp(-q) with MSE."""
 
-
 import numpy as np
 import pytest
 import torch
-from readout_cases import assert_cross_entropy_is_proper, assert_matches_reference, assert_top3_decoding_floor, build, softmax
+from readout_cases import (assert_cross_entropy_is_proper, assert_matches_reference, assert_top3_decoding_floor, build,
+                           softmax)
 
 from pathint.config import NetworkConfig
 
